@@ -1,0 +1,186 @@
+"""SQLModel tables: the system of record. The same schema runs on PostgreSQL and SQLite."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+SCHEMA_VERSION = 1
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC instants on both engines (SQLite would otherwise return naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} would be ambiguous; give it a time zone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json(**kw: Any) -> Any:
+    return Field(default_factory=dict, sa_column=Column(JSON, nullable=False), **kw)
+
+
+def _json_list() -> Any:
+    return Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+def _instant(nullable: bool = True, index: bool = False) -> Any:
+    return Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=nullable, index=index)
+    )
+
+
+class SchemaInfo(SQLModel, table=True):
+    __tablename__ = "schema_info"
+    id: int = Field(default=1, primary_key=True)
+    version: int
+
+
+class Incident(SQLModel, table=True):
+    __tablename__ = "incident"
+    id: str = Field(primary_key=True)
+    title: str
+    severity: str
+    status: str = Field(index=True)
+    # Localised texts: {"en": "...", "nl": "..."}; "en" is always present.
+    description: dict[str, str] = _json()
+    impact: dict[str, str] = _json()
+    measures_taken: dict[str, str] = _json()
+    measures_planned: dict[str, str] = _json()
+    advice: dict[str, str] = _json()
+    remedies: dict[str, str] = _json()
+    categories: list[str] = _json_list()
+    scope: dict[str, Any] = _json()
+    flags: dict[str, bool] = _json()
+    contact: dict[str, str] = _json()
+    aware_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    discovered_at: datetime | None = _instant()
+    occurred_at: datetime | None = _instant()
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
+    )
+    notice_version: int = 1
+
+
+class Person(SQLModel, table=True):
+    """The user directory the enricher reads."""
+
+    __tablename__ = "person"
+    id: str = Field(primary_key=True)
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    postal_address: dict[str, str] = _json()
+    locale: str = "en"
+    country: str = Field(index=True)
+    region: str | None = Field(default=None, index=True)
+    birth_date: str | None = None  # ISO date; kept as text so both engines agree
+    is_minor: bool = False
+    guardian_id: str | None = Field(default=None, foreign_key="person.id")
+    channel_preferences: list[str] = _json_list()
+
+
+class AffectedPerson(SQLModel, table=True):
+    __tablename__ = "affected_person"
+    __table_args__ = (UniqueConstraint("incident_id", "person_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: str = Field(foreign_key="incident.id", index=True)
+    person_id: str = Field(foreign_key="person.id")
+    jurisdiction: str
+    categories: list[str] = _json_list()
+    is_minor: bool = False
+    # Who receives the notice: the person, or their guardian when the person is a minor.
+    recipient_id: str = Field(foreign_key="person.id")
+    # Contact points found unusable, e.g. {"email": "missing"}: routed around, never dropped.
+    contact_problems: dict[str, str] = _json()
+
+
+class Notice(SQLModel, table=True):
+    __tablename__ = "notice"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "person_id", "version"),
+        Index("ix_notice_incident_status", "incident_id", "status"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: str = Field(foreign_key="incident.id")
+    person_id: str = Field(foreign_key="person.id")
+    recipient_id: str = Field(foreign_key="person.id")
+    version: int = 1
+    status: str
+    channel: str | None = None
+    reason: str | None = None
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
+    )
+    updated_at: datetime | None = _instant()
+
+
+class DeliveryAttempt(SQLModel, table=True):
+    """One notice over one channel. The key is claimed (`sending`) before the provider call."""
+
+    __tablename__ = "delivery_attempt"
+    __table_args__ = (Index("ix_attempt_incident_status", "incident_id", "status"),)
+    idempotency_key: str = Field(primary_key=True)
+    incident_id: str = Field(foreign_key="incident.id")
+    person_id: str = Field(foreign_key="person.id")
+    channel: str
+    notice_version: int
+    status: str
+    message_id: str
+    provider_id: str | None = None
+    worker_id: str
+    tries: int = 1
+    error: str | None = None
+    claimed_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    sent_at: datetime | None = _instant()
+
+
+class Outbox(SQLModel, table=True):
+    __tablename__ = "outbox"
+    id: int | None = Field(default=None, primary_key=True)
+    topic: str
+    key: str
+    payload: dict[str, Any] = _json()
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
+    )
+    published_at: datetime | None = _instant(index=True)
+
+
+class ProcessedEvent(SQLModel, table=True):
+    """Events a consumer group has fully handled; a re-delivery is recognised and skipped."""
+
+    __tablename__ = "processed_event"
+    consumer: str = Field(primary_key=True)
+    event_id: str = Field(primary_key=True)
+    processed_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
+    )
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_event"
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: str | None = Field(default=None, index=True)
+    kind: str
+    detail: dict[str, Any] = _json()
+    at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
