@@ -1,0 +1,140 @@
+"""Typed settings: `config/defaults.toml`, then an optional TOML file, then BREACHNOTICE_* env vars.
+
+Nested fields use a double underscore: BREACHNOTICE_SMTP__HOST=relay.example.org.
+Parsed once by the entrypoint and passed down; nothing reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from incident.errors import ConfigError
+
+
+@lru_cache(maxsize=1)
+def data_root() -> Path:
+    """Where `templates/` and `config/` live: the repo root in a checkout, package data in a wheel."""
+    repo_root = Path(__file__).resolve().parent.parent
+    if (repo_root / "config" / "defaults.toml").is_file():
+        return repo_root
+    packaged = Path(__file__).resolve().parent / "_data"
+    if (packaged / "config" / "defaults.toml").is_file():
+        return packaged
+    raise ConfigError(str(repo_root / "config"), "-", "-", "config/defaults.toml not found")
+
+
+def config_dir() -> Path:
+    return data_root() / "config"
+
+
+def templates_dir() -> Path:
+    return data_root() / "templates"
+
+
+class KafkaSettings(BaseModel):
+    # Empty: start the local Kafka-protocol broker as a subprocess (embedded default).
+    bootstrap_servers: str = ""
+    incidents_topic: str = "incidents"
+    notices_topic: str = "notices"
+    retry_topic: str = "notices.retry"
+    dead_topic: str = "notices.dead"
+    notices_partitions: int = 8
+    session_timeout_ms: int = 6000
+    heartbeat_interval_ms: int = 2000
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+
+
+class SmtpSettings(BaseModel):
+    # Empty host: start the local SMTP server that writes a Maildir (embedded default).
+    host: str = ""
+    port: int = 587
+    username: str | None = None
+    password: str | None = None
+    start_tls: bool | None = None  # None: upgrade when the server offers STARTTLS
+    use_tls: bool = False  # implicit TLS (port 465)
+    validate_certs: bool = True
+    ca_file: str | None = None
+    sender: str = "Security Team <security@example.org>"
+    timeout: float = 30.0
+    pool_size: int = 8
+
+
+class DispatchSettings(BaseModel):
+    batch_size: int = 500
+    max_tries: int = 5
+    retry_base_seconds: float = 2.0
+    # A `sending` claim older than this belongs to a worker presumed dead and is resent.
+    claim_lease_seconds: float = 60.0
+    fallback_chain: list[str] = Field(default_factory=lambda: ["email"])
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="BREACHNOTICE_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    database_url: str = "sqlite:///./breachnotice.db"
+    out_dir: Path = Path("./out")
+    log_format: str = "auto"  # auto | json | console
+    log_level: str = "info"
+    default_locale: str = "en"
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlSource(settings_cls))
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """defaults.toml merged with the file named by BREACHNOTICE_CONFIG or ./breachnotice.toml."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        merged = _read_toml(config_dir() / "defaults.toml")
+        user_file = os.environ.get("BREACHNOTICE_CONFIG") or "breachnotice.toml"
+        path = Path(user_file)
+        if path.is_file():
+            _deep_merge(merged, _read_toml(path))
+        elif "BREACHNOTICE_CONFIG" in os.environ:
+            raise ConfigError(user_file, "-", "-", "file named by BREACHNOTICE_CONFIG not found")
+        return merged
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), "-", "-", f"not valid TOML: {exc}") from exc
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _deep_merge(base[key], value)
+        else:
+            base[key] = value
