@@ -95,6 +95,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
+    minors: dict[str, int] = Field(default_factory=lambda: {"default": 18})
 
     @classmethod
     def settings_customise_sources(

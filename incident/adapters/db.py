@@ -47,3 +47,20 @@ def create_schema(engine: Engine) -> None:
             session.commit()
         elif info.version != SCHEMA_VERSION:
             raise SchemaVersionMismatch(info.version, SCHEMA_VERSION)
+
+
+def insert_ignoring_duplicates(
+    session: Session, table: type[SQLModel], rows: list[dict[str, Any]]
+) -> None:
+    """Bulk INSERT ... ON CONFLICT DO NOTHING on either engine: re-running a step is harmless."""
+    if not rows:
+        return
+    sa_table = table.__table__  # type: ignore[attr-defined]
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        session.execute(pg_insert(sa_table).on_conflict_do_nothing(), rows)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        session.execute(sqlite_insert(sa_table).on_conflict_do_nothing(), rows)

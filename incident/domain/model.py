@@ -44,9 +44,10 @@ class NoticeStatus(StrEnum):
 
 
 class AttemptStatus(StrEnum):
-    SENDING = "sending"
+    SENDING = "sending"  # claimed: the provider call may be in flight
     SENT = "sent"
-    FAILED = "failed"
+    RETRY = "retry"  # transient failure: may be claimed again after a backoff
+    FAILED = "failed"  # permanent failure on this channel: the next channel is tried
 
 
 class ChannelName(StrEnum):

@@ -1,0 +1,137 @@
+"""Kafka at the edge: the only module that imports `kafka`.
+
+Messages are JSON objects carrying ids only. Consumers never auto-commit: the caller commits
+after its database work is committed (at-least-once; the database makes the effect exactly once).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from incident.errors import BreachNoticeError
+from incident.settings import KafkaSettings
+
+
+class QueueError(BreachNoticeError, ConnectionError):
+    """The Kafka cluster refused or could not be reached."""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.value)
+
+
+def _common(settings: KafkaSettings, bootstrap: str) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "bootstrap_servers": bootstrap.split(","),
+        "security_protocol": settings.security_protocol,
+    }
+    if settings.sasl_mechanism:
+        options.update(
+            sasl_mechanism=settings.sasl_mechanism,
+            sasl_plain_username=settings.sasl_username,
+            sasl_plain_password=settings.sasl_password,
+        )
+    return options
+
+
+def ensure_topics(settings: KafkaSettings, bootstrap: str, partitions: Mapping[str, int]) -> None:
+    """Create missing topics (a fresh local broker has none; a real cluster may already)."""
+    try:
+        admin = KafkaAdminClient(**_common(settings, bootstrap))
+    except KafkaError as exc:
+        raise QueueError(f"cannot reach Kafka at {bootstrap}: {exc}") from exc
+    try:
+        existing = set(admin.list_topics())
+        wanted = [
+            NewTopic(name, num_partitions=count, replication_factor=1)
+            for name, count in partitions.items()
+            if name not in existing
+        ]
+        if wanted:
+            try:
+                admin.create_topics(wanted)
+            except TopicAlreadyExistsError:
+                pass  # another process won the race: the topic exists, which is all we need
+    finally:
+        admin.close()
+
+
+class MessageProducer:
+    def __init__(self, settings: KafkaSettings, bootstrap: str) -> None:
+        self._producer = KafkaProducer(
+            **_common(settings, bootstrap),
+            acks="all",
+            linger_ms=5,
+            batch_size=256 * 1024,
+        )
+
+    def _send(self, topic: str, key: str, payload: Mapping[str, Any]) -> Any:
+        value = json.dumps(payload, separators=(",", ":")).encode()
+        return self._producer.send(topic, key=key.encode(), value=value)
+
+    def publish(self, topic: str, key: str, payload: Mapping[str, Any]) -> None:
+        self._send(topic, key, payload)
+
+    def publish_all(self, topic: str, items: Iterable[tuple[str, Mapping[str, Any]]]) -> int:
+        """Send every (key, payload) and wait until the broker acknowledged all of them."""
+        futures = [self._send(topic, k, v) for k, v in items]
+        self.flush()
+        for future in futures:
+            if future.failed():
+                raise QueueError(f"publishing to {topic!r} failed: {future.exception}")
+        return len(futures)
+
+    def flush(self, timeout: float = 30.0) -> None:
+        try:
+            self._producer.flush(timeout=timeout)
+        except KafkaError as exc:
+            raise QueueError(f"flushing the producer failed: {exc}") from exc
+
+    def close(self) -> None:
+        self._producer.close(timeout=10)
+
+
+class MessageConsumer:
+    def __init__(
+        self, settings: KafkaSettings, bootstrap: str, *, group_id: str, topics: list[str]
+    ) -> None:
+        self._consumer = KafkaConsumer(
+            *topics,
+            **_common(settings, bootstrap),
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=settings.session_timeout_ms,
+            heartbeat_interval_ms=settings.heartbeat_interval_ms,
+            max_poll_interval_ms=600_000,
+        )
+
+    def poll(self, *, max_records: int, timeout_ms: int = 500) -> list[Record]:
+        batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+        return [
+            Record(m.topic, m.partition, m.offset, m.key.decode() if m.key else None, m.value)
+            for records in batches.values()
+            for m in records
+        ]
+
+    def commit(self) -> None:
+        """Commit the positions of everything polled so far: call after the DB commit."""
+        self._consumer.commit()
+
+    def close(self) -> None:
+        self._consumer.close(autocommit=False)

@@ -1,0 +1,145 @@
+"""What a security engineer submits when raising an incident, validated with precise messages."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from incident.domain.jurisdiction import is_valid_jurisdiction
+from incident.domain.model import DataCategory, Severity
+from incident.errors import InvalidInput, InvalidInputs
+
+LOCALE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?$")
+KNOWN_FLAGS = frozenset({
+    "encrypted", "critical_infrastructure", "public_company", "hipaa_covered", "nis2_entity",
+    "state_organ", "trust_service_provider",
+})
+
+
+def _localised(value: Any) -> dict[str, str]:
+    """A plain string is English; a mapping gives one text per locale and must include `en`."""
+    if isinstance(value, str):
+        value = {"en": value}
+    if not isinstance(value, dict):
+        raise ValueError("must be a text or a mapping of locale to text")
+    if not str(value.get("en", "")).strip():
+        raise ValueError("needs an English (`en`) text: every locale falls back to it")
+    for locale, text in value.items():
+        if not isinstance(locale, str) or not LOCALE.match(locale):
+            raise ValueError(f"locale {locale!r} is not like `nl` or `pt_BR`")
+        if not isinstance(text, str):
+            raise ValueError(f"text for {locale!r} must be a string")
+    return {k: v.strip() for k, v in value.items()}
+
+
+class Scope(BaseModel):
+    """Who is affected: explicit person ids, or everyone living in given countries/regions."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    people: list[str] | None = None
+    countries: list[str] = Field(default_factory=list)
+    regions: list[str] = Field(default_factory=list)
+
+    @field_validator("countries", "regions")
+    @classmethod
+    def _iso_codes(cls, codes: list[str]) -> list[str]:
+        for code in codes:
+            if not is_valid_jurisdiction(code):
+                raise ValueError(f"{code!r} is not an ISO 3166 code (e.g. NL, US-CA)")
+        return codes
+
+    @model_validator(mode="after")
+    def _exactly_one_kind(self) -> Scope:
+        by_place = bool(self.countries or self.regions)
+        if self.people is not None and by_place:
+            raise ValueError("give either `people` or `countries`/`regions`, not both")
+        if self.people is None and not by_place:
+            raise ValueError("needs `people` (person ids) or `countries`/`regions`")
+        if self.people is not None and not self.people:
+            raise ValueError("`people` is empty: an incident affects at least one person")
+        return self
+
+
+class Contact(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    email: str | None = None
+    phone: str | None = None
+    url: str | None = None
+
+
+class IncidentSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str = Field(min_length=3, max_length=200)
+    severity: Severity
+    categories: list[DataCategory] = Field(min_length=1)
+    aware_at: datetime
+    discovered_at: datetime | None = None
+    occurred_at: datetime | None = None
+    description: dict[str, str]
+    impact: dict[str, str]
+    measures_taken: dict[str, str]
+    measures_planned: dict[str, str]
+    advice: dict[str, str] = Field(default_factory=lambda: {"en": ""})
+    remedies: dict[str, str]
+    contact: Contact = Field(default_factory=Contact)
+    scope: Scope
+    flags: dict[str, bool] = Field(default_factory=dict)
+
+    _texts = field_validator(
+        "description", "impact", "measures_taken", "measures_planned", "remedies",
+        mode="before",
+    )(_localised)
+
+    @field_validator("advice", mode="before")
+    @classmethod
+    def _optional_text(cls, value: Any) -> dict[str, str]:
+        return {"en": ""} if value in (None, "") else _localised(value)
+
+    @field_validator("aware_at", "discovered_at", "occurred_at")
+    @classmethod
+    def _instant(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("needs a UTC offset, e.g. 2026-03-06T16:00:00+01:00")
+        if value > datetime.now(UTC) + timedelta(minutes=5):
+            raise ValueError("is in the future")
+        return value
+
+    @field_validator("flags")
+    @classmethod
+    def _known_flags(cls, flags: dict[str, bool]) -> dict[str, bool]:
+        unknown = sorted(set(flags) - KNOWN_FLAGS)
+        if unknown:
+            raise ValueError(f"unknown flag(s) {unknown}; known: {sorted(KNOWN_FLAGS)}")
+        return flags
+
+    @field_validator("categories")
+    @classmethod
+    def _unique(cls, categories: list[DataCategory]) -> list[DataCategory]:
+        return list(dict.fromkeys(categories))
+
+
+def parse_incident_spec(data: Any) -> IncidentSpec:
+    """Validate raw YAML/JSON data; every problem is reported at once as field, value, rule."""
+    if not isinstance(data, dict):
+        raise InvalidInputs([InvalidInput("(file)", type(data).__name__, "must be a mapping")])
+    try:
+        return IncidentSpec.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInputs([_as_invalid_input(err) for err in exc.errors()]) from exc
+
+
+def _as_invalid_input(err: Any) -> InvalidInput:
+    field = ""
+    for part in err["loc"]:
+        field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
+    rule = str(err["msg"]).removeprefix("Value error, ")
+    value = err.get("input")
+    if err["type"] == "missing":
+        value, rule = None, "is required"
+    return InvalidInput(field or "(file)", value, rule)

@@ -1,0 +1,66 @@
+"""structlog setup, called once by the entrypoint: JSON in production, console on a terminal.
+
+Logs must never carry contact details or notice text: `redact_pii` removes PII-named fields and
+scrubs anything that looks like an email address or phone number from every other string.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+PII_KEYS = frozenset({
+    "email", "phone", "address", "postal_address", "recipient", "to", "name", "body",
+    "body_text", "body_html", "text", "html", "subject", "message", "contact", "rcpt",
+})
+REDACTED = "[redacted]"
+_EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"(?<![\w:.-])\+?\d[\d ().-]{7,}\d(?![\w:.-])")
+
+
+def _scrub(text: str) -> str:
+    return _PHONE.sub(REDACTED, _EMAIL.sub(REDACTED, text))
+
+
+def redact_pii(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key, value in list(event_dict.items()):
+        if key in PII_KEYS:
+            event_dict[key] = REDACTED
+        elif isinstance(value, str):
+            event_dict[key] = _scrub(value)
+        elif isinstance(value, (list, tuple, dict)):
+            event_dict[key] = _scrub(repr(value))
+    return event_dict
+
+
+def configure_logging(*, fmt: str = "auto", level: str = "info", stream: Any = None) -> None:
+    """`fmt`: auto (console on a tty, JSON otherwise), json or console."""
+    stream = stream or sys.stderr
+    use_console = fmt == "console" or (fmt == "auto" and stream.isatty())
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer(colors=stream.isatty())
+        if use_console
+        else structlog.processors.JSONRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            redact_pii,  # last before rendering: sees every field, including tracebacks
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]
+        ),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        cache_logger_on_first_use=False,
+    )

@@ -1,0 +1,115 @@
+"""Claim-before-send on the DeliveryAttempt table (DESIGN §2).
+
+A key is claimed by inserting it as `sending` (or taking over a stale `sending` claim of a dead
+worker, or a `retry` after a transient failure). Only the claimant sends; everyone else skips.
+A crash between claim and record leaves `sending` rows whose lease expires; the next claimant
+resends with the same Message-ID, so the receiving side can recognise the duplicate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, bindparam, or_, update
+from sqlmodel import Session, col, select
+
+from incident.adapters.db import insert_ignoring_duplicates
+from incident.adapters.tables import DeliveryAttempt, Notice
+from incident.domain.model import AttemptStatus, NoticeStatus
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRequest:
+    key: str
+    incident_id: str
+    person_id: str
+    channel: str
+    notice_version: int
+    message_id: str
+
+
+def claim(
+    session: Session, requests: list[ClaimRequest], *, worker_id: str, now: datetime,
+    lease: timedelta,
+) -> set[str]:
+    """Returns the keys this worker now owns. The caller commits before sending."""
+    if not requests:
+        return set()
+    insert_ignoring_duplicates(session, DeliveryAttempt, [
+        {"idempotency_key": r.key, "incident_id": r.incident_id, "person_id": r.person_id,
+         "channel": r.channel, "notice_version": r.notice_version,
+         "status": AttemptStatus.SENDING.value, "message_id": r.message_id,
+         "worker_id": worker_id, "tries": 1, "claimed_at": now} for r in requests])
+    keys = [r.key for r in requests]
+    table = DeliveryAttempt.__table__  # type: ignore[attr-defined]
+    takeover = or_(
+        and_(table.c.status == AttemptStatus.SENDING.value, table.c.claimed_at < now - lease),
+        table.c.status == AttemptStatus.RETRY.value,
+    )
+    session.execute(
+        update(table).where(table.c.idempotency_key.in_(keys), takeover)
+        .values(status=AttemptStatus.SENDING.value, worker_id=worker_id, claimed_at=now,
+                tries=table.c.tries + 1)
+    )
+    owned = session.exec(
+        select(DeliveryAttempt.idempotency_key).where(
+            col(DeliveryAttempt.idempotency_key).in_(keys),
+            DeliveryAttempt.worker_id == worker_id,
+            DeliveryAttempt.claimed_at == now,
+            DeliveryAttempt.status == AttemptStatus.SENDING.value)
+    ).all()
+    return set(owned)
+
+
+def tries_of(session: Session, keys: Iterable[str]) -> dict[str, int]:
+    rows = session.exec(select(DeliveryAttempt.idempotency_key, DeliveryAttempt.tries)
+                        .where(col(DeliveryAttempt.idempotency_key).in_(list(keys)))).all()
+    return dict(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    key: str
+    notice_id: int
+    channel: str
+    status: AttemptStatus
+    provider_id: str | None = None
+    error: str | None = None
+
+
+def record(session: Session, outcomes: list[Outcome], *, worker_id: str, now: datetime) -> None:
+    """Write results in two executemany statements; a sent attempt marks its notice sent."""
+    if not outcomes:
+        return
+    table = DeliveryAttempt.__table__  # type: ignore[attr-defined]
+    session.execute(
+        update(table).where(table.c.idempotency_key == bindparam("k"),
+                            table.c.worker_id == worker_id)
+        .values(status=bindparam("s"), provider_id=bindparam("p"), error=bindparam("e"),
+                sent_at=bindparam("t")),
+        [{"k": o.key, "s": o.status.value, "p": o.provider_id, "e": o.error,
+          "t": now if o.status is AttemptStatus.SENT else None} for o in outcomes],
+    )
+    sent = [o for o in outcomes if o.status is AttemptStatus.SENT]
+    if sent:
+        notices = Notice.__table__  # type: ignore[attr-defined]
+        session.execute(
+            update(notices).where(notices.c.id == bindparam("nid"))
+            .values(status=NoticeStatus.SENT.value, channel=bindparam("ch"), updated_at=now,
+                    reason=None),
+            [{"nid": o.notice_id, "ch": o.channel} for o in sent],
+        )
+
+
+def mark_unreachable(session: Session, reasons: dict[int, str], *, now: datetime) -> None:
+    if not reasons:
+        return
+    notices = Notice.__table__  # type: ignore[attr-defined]
+    session.execute(
+        update(notices).where(notices.c.id == bindparam("nid"),
+                              notices.c.status == NoticeStatus.PENDING.value)
+        .values(status=NoticeStatus.UNREACHABLE.value, reason=bindparam("why"), updated_at=now),
+        [{"nid": nid, "why": why} for nid, why in reasons.items()],
+    )

@@ -1,0 +1,75 @@
+"""Intake: store a validated incident and its outbox row in one transaction."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from incident.adapters.tables import AuditEvent, Incident, Outbox
+from incident.domain.incident_spec import IncidentSpec, parse_incident_spec
+from incident.domain.model import IncidentStatus
+from incident.errors import InvalidInput, InvalidInputs
+
+
+def load_incident_file(path: Path) -> IncidentSpec:
+    """Read YAML or JSON (JSON is YAML) and validate; errors name the field, value and rule."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInputs([InvalidInput("(file)", str(path), f"cannot be read: {exc}")]) from exc
+    try:
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InvalidInputs([InvalidInput("(file)", str(path), f"not YAML/JSON: {exc}")]) from exc
+    return parse_incident_spec(data)
+
+
+def new_incident_id(now: datetime) -> str:
+    return f"INC-{now:%Y%m%d}-{secrets.token_hex(4).upper()}"
+
+
+def incident_event(incident: Incident) -> dict[str, Any]:
+    """The `incidents` topic payload: ids only, never contact details or notice text."""
+    return {
+        "type": "IncidentRaised",
+        "event_id": f"{incident.id}:v{incident.notice_version}",
+        "incident_id": incident.id,
+        "notice_version": incident.notice_version,
+    }
+
+
+def raise_incident(engine: Engine, spec: IncidentSpec, *, topic: str, now: datetime) -> str:
+    """Incident + Outbox + AuditEvent commit together or not at all; returns the incident id."""
+    incident = Incident(
+        id=new_incident_id(now),
+        title=spec.title,
+        severity=spec.severity.value,
+        status=IncidentStatus.RAISED.value,
+        description=spec.description,
+        impact=spec.impact,
+        measures_taken=spec.measures_taken,
+        measures_planned=spec.measures_planned,
+        advice=spec.advice,
+        remedies=spec.remedies,
+        categories=[c.value for c in spec.categories],
+        scope=spec.scope.model_dump(exclude_none=True),
+        flags=spec.flags,
+        contact=spec.contact.model_dump(exclude_none=True),
+        aware_at=spec.aware_at,
+        discovered_at=spec.discovered_at,
+        occurred_at=spec.occurred_at,
+        created_at=now,
+    )
+    with Session(engine) as session:
+        session.add(incident)
+        session.add(Outbox(topic=topic, key=incident.id, payload=incident_event(incident)))
+        session.add(AuditEvent(incident_id=incident.id, kind="incident_raised", at=now,
+                               detail={"severity": incident.severity}))
+        session.commit()
+    return incident.id
