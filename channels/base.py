@@ -62,5 +62,5 @@ class Channel(abc.ABC):
 
         return await asyncio.gather(*(one(m) for m in msgs), return_exceptions=True)
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - most channels hold nothing to release
         """Release connections; safe to call more than once."""

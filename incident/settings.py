@@ -24,7 +24,7 @@ from incident.errors import ConfigError
 
 @lru_cache(maxsize=1)
 def data_root() -> Path:
-    """Where `templates/` and `config/` live: the repo root in a checkout, package data in a wheel."""
+    """Where `templates/` and `config/` live: the checkout root, or package data in a wheel."""
     repo_root = Path(__file__).resolve().parent.parent
     if (repo_root / "config" / "defaults.toml").is_file():
         return repo_root
@@ -49,6 +49,8 @@ class KafkaSettings(BaseModel):
     notices_topic: str = "notices"
     retry_topic: str = "notices.retry"
     dead_topic: str = "notices.dead"
+    enricher_group: str = "enricher"
+    dispatcher_group: str = "dispatcher"
     notices_partitions: int = 8
     session_timeout_ms: int = 6000
     heartbeat_interval_ms: int = 2000

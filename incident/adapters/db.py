@@ -14,7 +14,7 @@ from incident.errors import SchemaVersionMismatch
 
 
 def make_engine(url: str, *, schema: str | None = None) -> Engine:
-    """An engine for `url`; `schema` puts every table in a PostgreSQL schema (tests use one each)."""
+    """An engine for `url`; `schema` puts every table in that PostgreSQL schema."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)

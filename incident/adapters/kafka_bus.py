@@ -6,6 +6,7 @@ after its database work is committed (at-least-once; the database makes the effe
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -63,10 +64,9 @@ def ensure_topics(settings: KafkaSettings, bootstrap: str, partitions: Mapping[s
             if name not in existing
         ]
         if wanted:
-            try:
+            # Another process may win the race: the topic exists, which is all we need.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(wanted)
-            except TopicAlreadyExistsError:
-                pass  # another process won the race: the topic exists, which is all we need
     finally:
         admin.close()
 

@@ -14,7 +14,12 @@ from sqlmodel import Session, col, or_, select
 
 from incident.adapters.db import insert_ignoring_duplicates
 from incident.adapters.tables import (
-    AffectedPerson, AuditEvent, Incident, Notice, Person, ProcessedEvent,
+    AffectedPerson,
+    AuditEvent,
+    Incident,
+    Notice,
+    Person,
+    ProcessedEvent,
 )
 from incident.domain.audience import ContactCheck, DirectoryEntry, decide_audience
 from incident.domain.model import IncidentStatus, NoticeStatus

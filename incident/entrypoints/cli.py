@@ -1,0 +1,165 @@
+"""The `breachnotice` command line."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from incident.adapters.db import create_schema, make_engine
+from incident.errors import BreachNoticeError, ConfigError, InvalidInputs
+from incident.log import configure_logging
+from incident.service.intake import load_incident_file, raise_incident
+from incident.service.progress import notice_counts
+from incident.settings import Settings
+
+if TYPE_CHECKING:
+    from incident.bootstrap import Runtime
+
+app = typer.Typer(help="Tell people and regulators about a personal-data breach, on time.",
+                  no_args_is_help=True, add_completion=False)
+incident_app = typer.Typer(help="Raise and inspect incidents.", no_args_is_help=True)
+app.add_typer(incident_app, name="incident")
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        settings = Settings()
+    except BreachNoticeError as exc:
+        err.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    configure_logging(fmt=settings.log_format, level=settings.log_level)
+    return settings
+
+
+@incident_app.command("raise")
+def raise_cmd(
+    file: Annotated[Path, typer.Argument(help="Incident description, YAML or JSON.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print {'incident_id': ...}.")] = False,
+) -> None:
+    """Validate and store an incident; the outbox relay queues it for enrichment."""
+    settings = _settings()
+    try:
+        spec = load_incident_file(file)
+    except InvalidInputs as exc:
+        err.print(f"[red]{file}: invalid incident[/red]", highlight=False)
+        for problem in exc.errors:
+            err.print(f"  {problem}", highlight=False, markup=False)
+        raise typer.Exit(2) from exc
+    engine = make_engine(settings.database_url)
+    create_schema(engine)
+    incident_id = raise_incident(engine, spec, topic=settings.kafka.incidents_topic,
+                                 now=datetime.now(UTC))
+    typer.echo(json.dumps({"incident_id": incident_id}) if as_json else incident_id)
+
+
+@incident_app.command("status")
+def status_cmd(incident_id: str) -> None:
+    """Counts of affected people and notices by status."""
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    create_schema(engine)
+    counts = notice_counts(engine, incident_id)
+    typer.echo(json.dumps({"incident_id": incident_id, "affected": counts.affected,
+                           "pending": counts.pending, "sent": counts.sent,
+                           "unreachable": counts.unreachable}))
+
+
+@app.command()
+def demo(
+    people: Annotated[int, typer.Option(min=1, help="Size of the sample directory.")] = 1000,
+    timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 600.0,
+) -> None:
+    """Run the whole service on embedded defaults: sample directory, incident, notices."""
+    from incident.entrypoints.demo import run_demo
+
+    settings = _settings()
+    raise typer.Exit(run_demo(settings, people=people, timeout=timeout))
+
+
+@app.command()
+def serve(
+    embedded: Annotated[bool, typer.Option(
+        help="Start the local broker/SMTP server where none is configured.")] = False,
+    dispatchers: Annotated[int, typer.Option(min=1, help="Dispatcher workers.")] = 1,
+) -> None:
+    """Run relay, enricher and dispatcher until SIGTERM/SIGINT, then finish in-flight work."""
+    from incident.entrypoints.workers import run_all
+
+    _serve(embedded, lambda rt, stop: run_all(rt, stop, dispatchers=dispatchers))
+
+
+class WorkerKind(StrEnum):
+    relay = "relay"
+    enricher = "enricher"
+    dispatcher = "dispatcher"
+
+
+@app.command()
+def worker(
+    kind: Annotated[WorkerKind, typer.Argument(help="Which worker to run.")],
+    embedded: Annotated[bool, typer.Option(
+        help="Start the local broker/SMTP server where none is configured.")] = False,
+) -> None:
+    """Run a single worker until SIGTERM: scale dispatchers out by starting more processes."""
+    from incident.entrypoints import workers
+
+    target = {"relay": workers.run_relay, "enricher": workers.run_enricher,
+              "dispatcher": workers.run_dispatcher}[kind.value]
+    _serve(embedded, lambda rt, stop: workers.start_threads(rt, stop, [(kind.value, target)]))
+
+
+def _serve(embedded: bool, start: Callable[[Runtime, threading.Event], list[threading.Thread]]
+           ) -> None:
+    from incident.bootstrap import start_runtime
+
+    settings = _settings()
+    try:
+        runtime = start_runtime(settings, embedded_ok=embedded)
+    except ConfigError as exc:
+        err.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    threads = start(runtime, stop)
+    err.print(f"breachnotice running (kafka {runtime.bootstrap_servers}); SIGTERM/Ctrl-C stops")
+    while not stop.wait(0.5):
+        pass
+    for thread in threads:
+        thread.join(timeout=60)
+    runtime.close()
+    crashed = [t.name for t in threads if getattr(t, "crashed", False)]
+    if crashed:
+        err.print(f"[red]stopped because worker(s) crashed: {crashed}[/red]")
+        raise typer.Exit(1)
+    err.print("stopped: in-flight work finished, offsets committed")
+
+
+def _register_optional() -> None:
+    try:
+        from incident.entrypoints import cli_obligations
+    except ImportError:  # the obligations commands ship with the obligations engine
+        return
+    cli_obligations.register(app)
+
+
+_register_optional()
+
+
+def main() -> None:
+    try:
+        app()
+    except BreachNoticeError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(1)

@@ -1,0 +1,162 @@
+"""Dispatch: route each notice job to a channel, claim it, render, send, record the result."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import structlog
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from channels.base import Channel, Receipt, RenderedMessage
+from channels.errors import PermanentChannelError, TransientChannelError
+from incident.domain.model import AttemptStatus, NoticeJob
+from incident.domain.policy import retry_delay
+from incident.service import claims
+from incident.service.claims import ClaimRequest, Outcome
+from incident.service.compose import Composer, Delivery, contact_point, message_id_for
+from incident.service.failpoints import failpoint
+from incident.service.planning import plan_batch
+from incident.settings import DispatchSettings
+
+log = structlog.get_logger()
+
+
+class Publisher(Protocol):
+    def publish_all(self, topic: str, items: Any) -> int: ...
+
+
+@dataclass
+class BatchResult:
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    unreachable: int = 0
+    skipped: int = 0
+    dead: int = 0
+    claim_window_s: float = 0.0  # how long this batch's claims stayed `sending`
+    requeue: list[NoticeJob] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    notices: str
+    retry: str
+    dead: str
+
+
+class Dispatcher:
+    def __init__(
+        self, engine: Engine, channels: Mapping[str, Channel], composer: Composer, *,
+        settings: DispatchSettings, publisher: Publisher, topics: Topics, worker_id: str,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._engine, self._channels, self._composer = engine, channels, composer
+        self._settings, self._publisher, self._topics = settings, publisher, topics
+        self._worker_id, self._clock = worker_id, clock
+
+    async def handle(self, jobs: list[NoticeJob]) -> BatchResult:
+        result = BatchResult()
+        now = self._clock()
+        with Session(self._engine) as session:
+            plan = plan_batch(session, jobs, channels=self._channels,
+                              chain=self._settings.fallback_chain, now=now)
+            result.skipped = plan.skipped
+            claims.mark_unreachable(session, plan.unreachable, now=now)
+            result.unreachable = len(plan.unreachable)
+            owned = claims.claim(session, [self._claim_request(d) for d in plan.deliveries],
+                                 worker_id=self._worker_id, now=now,
+                                 lease=timedelta(seconds=self._settings.claim_lease_seconds))
+            session.commit()
+        result.skipped += len(plan.deliveries) - len(owned)
+        failpoint("dispatch.after_claim")
+        mine = [d for d in plan.deliveries if d.key in owned]
+        outcomes = await self._send(mine)
+        failpoint("dispatch.before_record")
+        with Session(self._engine) as session:
+            tries = claims.tries_of(session, (o.key for o in outcomes))
+            outcomes = [self._settle(o, tries.get(o.key, 1)) for o in outcomes]
+            claims.record(session, outcomes, worker_id=self._worker_id, now=self._clock())
+            session.commit()
+        result.claim_window_s = (self._clock() - now).total_seconds()
+        self._follow_up(mine, outcomes, tries, result)
+        return result
+
+    def _claim_request(self, d: Delivery) -> ClaimRequest:
+        return ClaimRequest(d.key, d.incident.id, d.subject.id, d.channel,
+                            d.incident.notice_version,
+                            message_id_for(d.key, self._composer.message_domain))
+
+    async def _send(self, deliveries: list[Delivery]) -> list[Outcome]:
+        by_channel: dict[str, list[Delivery]] = {}
+        for d in deliveries:
+            by_channel.setdefault(d.channel, []).append(d)
+        outcomes: list[Outcome] = []
+        for name, group in by_channel.items():
+            channel = self._channels[name]
+            ready: list[Delivery] = []
+            messages: list[RenderedMessage] = []
+            for d in group:
+                try:
+                    messages.append(self._composer.message(
+                        d, recipient=contact_point(channel.contact_kind, d.recipient) or ""))
+                    ready.append(d)
+                except Exception as exc:  # a defect in one notice must not stop the others
+                    outcomes.append(_outcome(d, exc))
+            results = await channel.deliver_many(messages)
+            outcomes.extend(_outcome(d, r) for d, r in zip(ready, results, strict=True))
+        return outcomes
+
+    def _settle(self, o: Outcome, tries: int) -> Outcome:
+        """A transient failure that used up its tries becomes permanent on this channel."""
+        if o.status is AttemptStatus.RETRY and tries >= self._settings.max_tries:
+            return Outcome(o.key, o.notice_id, o.channel, AttemptStatus.FAILED,
+                           error=f"gave up after {tries} tries: {o.error}")
+        return o
+
+    def _follow_up(self, deliveries: list[Delivery], outcomes: list[Outcome],
+                   tries: dict[str, int], result: BatchResult) -> None:
+        """Failed → requeue now (routing picks the next channel); retry → retry topic later."""
+        by_key = {d.key: d for d in deliveries}
+        retries: list[tuple[str, dict[str, Any]]] = []
+        for o in outcomes:
+            d = by_key[o.key]
+            job = NoticeJob(d.incident.id, d.subject.id, d.incident.notice_version)
+            if o.status is AttemptStatus.SENT:
+                result.sent += 1
+            elif o.status is AttemptStatus.FAILED:
+                result.failed += 1
+                result.requeue.append(job)
+            else:
+                result.retried += 1
+                due = self._clock() + timedelta(seconds=retry_delay(
+                    tries.get(o.key, 1), base_seconds=self._settings.retry_base_seconds))
+                retries.append((job.person_id,
+                                {**_job_payload(job), "not_before": due.isoformat()}))
+            log.info("delivery_" + o.status.value, channel=o.channel, key=o.key, error=o.error)
+        if retries:
+            self._publisher.publish_all(self._topics.retry, retries)
+        if result.requeue:
+            self._publisher.publish_all(self._topics.notices, [
+                (j.person_id, _job_payload(j)) for j in result.requeue])
+
+
+def _job_payload(job: NoticeJob) -> dict[str, Any]:
+    return {"incident_id": job.incident_id, "person_id": job.person_id,
+            "notice_version": job.notice_version}
+
+
+def _outcome(d: Delivery, result: Receipt | BaseException) -> Outcome:
+    if isinstance(result, Receipt):
+        return Outcome(d.key, d.notice_id, d.channel, AttemptStatus.SENT, result.provider_id)
+    if isinstance(result, TransientChannelError):
+        return Outcome(d.key, d.notice_id, d.channel, AttemptStatus.RETRY, error=str(result))
+    if isinstance(result, PermanentChannelError):
+        return Outcome(d.key, d.notice_id, d.channel, AttemptStatus.FAILED, error=str(result))
+    # Not a channel's verdict but a defect (rendering, a bug): record it precisely, never swallow.
+    log.error("delivery_crashed", channel=d.channel, key=d.key, exc_info=result)
+    return Outcome(d.key, d.notice_id, d.channel, AttemptStatus.FAILED,
+                   error=f"internal error: {type(result).__name__}: {result}")

@@ -1,0 +1,38 @@
+"""Where an incident's notices stand: counts by status, read from the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from incident.adapters.tables import AffectedPerson, Notice
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeCounts:
+    affected: int
+    pending: int
+    sent: int
+    unreachable: int
+
+    @property
+    def settled(self) -> int:
+        return self.sent + self.unreachable
+
+    @property
+    def done(self) -> bool:
+        return self.affected > 0 and self.pending == 0
+
+
+def notice_counts(engine: Engine, incident_id: str) -> NoticeCounts:
+    with Session(engine) as session:
+        affected = session.exec(select(func.count()).select_from(AffectedPerson)
+                                .where(AffectedPerson.incident_id == incident_id)).one()
+        rows = session.exec(select(Notice.status, func.count()).where(
+            Notice.incident_id == incident_id).group_by(Notice.status)).all()
+    by_status = dict(rows)
+    return NoticeCounts(affected, by_status.get("pending", 0), by_status.get("sent", 0),
+                        by_status.get("unreachable", 0))

@@ -1,0 +1,64 @@
+"""A sample user directory for the demo and the benchmark: several countries and locales, a few
+people without a usable email address, and minors with guardians."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from incident.adapters.db import insert_ignoring_duplicates
+from incident.adapters.tables import Person
+
+# (country, region, locale, weight)
+PLACES: list[tuple[str, str | None, str, int]] = [
+    ("NL", None, "nl", 14), ("DE", None, "de", 14), ("FR", None, "fr", 10),
+    ("ES", None, "es", 8), ("GB", None, "en", 10), ("US", "US-CA", "en", 12),
+    ("US", "US-NY", "en", 6), ("US", "US-TX", "en", 5), ("BR", None, "pt_BR", 7),
+    ("CN", None, "zh", 6), ("JP", None, "ja", 5), ("CA", None, "fr_CA", 3),
+]
+FIRST = ["Anna", "Jan", "Sofia", "Lucas", "Mia", "Noah", "Emma", "Liam", "Yuki", "Wei", "Ana",
+         "João", "Chloé", "Pablo", "Hannah", "Omar"]
+LAST = ["de Vries", "Müller", "Martin", "García", "Smith", "Johnson", "Silva", "Wang", "Sato",
+        "Tremblay", "Jansen", "Schmidt", "Dubois", "López", "Brown", "Li"]
+
+
+def sample_people(n: int, *, seed: int = 7) -> Iterator[dict[str, Any]]:
+    rng = random.Random(seed)
+    weights = [w for *_, w in PLACES]
+    for i in range(1, n + 1):
+        country, region, locale, _ = rng.choices(PLACES, weights)[0]
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        pid = f"p-{i:07d}"
+        roll = rng.random()
+        email: str | None = f"{first}.{last}.{i}@example.com".lower().replace(" ", "")
+        if roll < 0.02:
+            email = None  # no email on file: recorded as not reachable by email
+        elif roll < 0.025:
+            email = f"{first}.{last}.{i}.at.example.com".lower()  # malformed: routed around
+        minor = 0.025 <= roll < 0.035 and i > 1
+        yield {
+            "id": pid, "name": f"{first} {last}", "email": email,
+            "phone": f"+3120{i:07d}", "locale": locale, "country": country,
+            "region": region, "postal_address": {"street": f"Example Street {i}",
+                                                 "city": "Example City", "country": country},
+            "is_minor": minor, "guardian_id": f"p-{i - 1:07d}" if minor else None,
+            "birth_date": None, "channel_preferences": [],
+        }
+
+
+def seed_directory(engine: Engine, n: int, *, chunk: int = 10_000) -> list[str]:
+    """Insert the sample directory (existing ids are kept); returns the countries it spans."""
+    batch: list[dict[str, Any]] = []
+    with Session(engine) as session:
+        for row in sample_people(n):
+            batch.append(row)
+            if len(batch) >= chunk:
+                insert_ignoring_duplicates(session, Person, batch)
+                batch = []
+        insert_ignoring_duplicates(session, Person, batch)
+        session.commit()
+    return sorted({country for country, *_ in PLACES})
