@@ -3,5 +3,11 @@
 from __future__ import annotations
 
 from channels.base import Channel, Receipt, RenderedMessage
+from channels.email import EmailChannel
 
-__all__ = ["Channel", "Receipt", "RenderedMessage"]
+# Explicit rather than discovered: adding a channel is one visible line here.
+CHANNELS: dict[str, type[Channel]] = {
+    EmailChannel.name: EmailChannel,
+}
+
+__all__ = ["CHANNELS", "Channel", "EmailChannel", "Receipt", "RenderedMessage"]

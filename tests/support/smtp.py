@@ -1,0 +1,189 @@
+"""A real SMTP server for tests: aiosmtpd on loopback with STARTTLS required and AUTH.
+
+Load the fixture with `pytest_plugins = ["tests.support.smtp"]` (or import `smtp_server`).
+The server runs in its own thread (aiosmtpd's Controller), so recordings are lock-protected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+USERNAME = "notifier"
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass(frozen=True)
+class Received:
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    data: bytes  # the message as the server got it (CRLF line ends, dot-unstuffed)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    # aiosmtpd's Controller(port=0) fails its own readiness check: choose the port first.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class _Handler:
+    def __init__(self, server: RecordingSMTPServer) -> None:
+        self._server = server
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        verdict = self._server._verdict(address)
+        if verdict is None:
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+        return verdict
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or b""
+        number = self._server._record(
+            Received(str(envelope.mail_from), tuple(envelope.rcpt_tos), content)
+        )
+        return f"250 2.0.0 Ok: queued as Q{number}"
+
+
+class _TrackingController(Controller):  # type: ignore[misc]
+    """A Controller that can drop every client connection before it stops.
+
+    aiosmtpd's stop() cancels the sessions but leaves their sockets to the garbage collector,
+    which pytest (filterwarnings=error) reports as unclosed-socket ResourceWarnings.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sessions: list[SMTP] = []
+
+    def factory(self) -> SMTP:
+        smtp = super().factory()
+        self.sessions.append(smtp)
+        return smtp
+
+    def stop(self, no_assert: bool = False) -> None:
+        async def drop_all() -> None:
+            for smtp in self.sessions:
+                if smtp.transport is not None:
+                    smtp.transport.abort()
+            await asyncio.sleep(0.01)  # let connection_lost run and close the sockets
+
+        if self._thread is not None:
+            asyncio.run_coroutine_threadsafe(drop_all(), self.loop).result(timeout=5)
+        super().stop(no_assert)
+
+
+class RecordingSMTPServer:
+    """STARTTLS + AUTH (PLAIN/LOGIN) server recording every accepted message."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int | None = None) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self.username, self.password = USERNAME, PASSWORD
+        self.ca = trustme.CA()
+        self._cert = self.ca.issue_cert("localhost", host)
+        self._tmp = tempfile.TemporaryDirectory(prefix="smtp-ca-")
+        self.ca_file = str(Path(self._tmp.name) / "ca.pem")
+        self.ca.cert_pem.write_to_path(self.ca_file)
+        self._lock = threading.Lock()
+        self._messages: list[Received] = []
+        self._refused: set[str] = set()
+        self._deferred: dict[str, int] = {}
+        self._controller: _TrackingController | None = None
+
+    @property
+    def messages(self) -> list[Received]:
+        with self._lock:
+            return list(self._messages)
+
+    def refuse(self, address: str) -> None:
+        """Answer 550 to RCPT TO this address from now on."""
+        with self._lock:
+            self._refused.add(address.lower())
+
+    def defer(self, address: str, times: int = 1) -> None:
+        """Answer 451 to RCPT TO this address for the next `times` attempts."""
+        with self._lock:
+            self._deferred[address.lower()] = times
+
+    def start(self) -> None:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self._cert.configure_cert(tls)
+        self._controller = _TrackingController(
+            _Handler(self),
+            hostname=self.host,
+            port=self.port,
+            server_hostname="localhost",  # skips socket.getfqdn()
+            tls_context=tls,
+            require_starttls=True,
+            auth_required=True,
+            auth_require_tls=True,
+            authenticator=self._authenticate,
+        )
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def restart(self) -> None:
+        """Stop (dropping every client connection) and start again on the same port."""
+        self.stop()
+        self.start()
+
+    def close(self) -> None:
+        self.stop()
+        self._tmp.cleanup()
+
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = (
+            isinstance(data, LoginPassword)
+            and data.login == self.username.encode()
+            and data.password == self.password.encode()
+        )
+        # handled=False: aiosmtpd then answers 535 itself (handled=True would mean "already
+        # answered" and leave the client waiting for a reply that never comes).
+        return AuthResult(success=ok, handled=ok)
+
+    def _verdict(self, address: str) -> str | None:
+        key = address.lower()
+        with self._lock:
+            if key in self._refused:
+                return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+            if self._deferred.get(key, 0) > 0:
+                self._deferred[key] -= 1
+                return "451 4.3.0 Temporary lookup failure, try again later"
+        return None
+
+    def _record(self, received: Received) -> int:
+        with self._lock:
+            self._messages.append(received)
+            return len(self._messages)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[RecordingSMTPServer]:
+    server = RecordingSMTPServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
