@@ -20,9 +20,9 @@ from channels.errors import (
     RecipientRejected,
     TransientChannelError,
 )
-from tests.support.smtp import RecordingSMTPServer, free_port, smtp_server
+from tests.support.smtp import RecordingSMTPServer, free_port
 
-__all__ = ["smtp_server"]  # the fixture, until tests/conftest.py loads tests.support.smtp
+# The `smtp_server` fixture comes from tests.support.smtp, loaded by tests/conftest.py.
 
 SENDER = "Équipe Sécurité <security@example.org>"
 
