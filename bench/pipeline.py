@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""End-to-end throughput of the embedded pipeline: intake → outbox → Kafka → enrichment →
+dispatch → SMTP → durable delivery rows, to a local SMTP sink.
+
+    python bench/pipeline.py --people 100000
+
+The sink is Postfix's `smtp-sink` (C, `apt-get install postfix`) so the cores stay with the
+sender; without it an aiosmtpd sink is used and the figure says so. Prints notices/s end to end
+(from raising the incident to the last delivery row), the per-stage split, and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from incident.adapters.local_broker import free_port
+from incident.bootstrap import start_runtime
+from incident.entrypoints.workers import run_all
+from incident.log import configure_logging
+from incident.service.intake import load_incident_file, raise_incident
+from incident.service.progress import notice_counts
+from incident.service.sample import seed_directory
+from incident.settings import KafkaSettings, Settings, SmtpSettings, config_dir
+
+
+def start_sink() -> tuple[int, subprocess.Popen[bytes] | None, str]:
+    port = free_port()
+    binary = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+    if os.path.exists(binary):
+        proc = subprocess.Popen([binary, "-c", "-u", "nobody", f"127.0.0.1:{port}", "256"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.3)
+        return port, proc, "smtp-sink (postfix)"
+    from incident.adapters.local_smtp import LocalMaildirServer
+
+    server = LocalMaildirServer(Path(tempfile.mkdtemp()) / "mail", port=port)
+    server.start()
+    return port, None, "aiosmtpd Maildir sink (install postfix for smtp-sink)"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--people", type=int, default=10_000)
+    parser.add_argument("--dispatchers", type=int, default=1)
+    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument("--timeout", type=float, default=3600)
+    args = parser.parse_args()
+    configure_logging(fmt="json", level="warning")
+    workdir = Path(tempfile.mkdtemp(prefix="bn-bench-"))
+    port, sink, sink_name = start_sink()
+    settings = Settings(
+        database_url=args.database_url or f"sqlite:///{workdir / 'bench.db'}",
+        out_dir=workdir,
+        kafka=KafkaSettings(notices_partitions=8),
+        smtp=SmtpSettings(host="127.0.0.1", port=port, start_tls=False, pool_size=8),
+    )
+    rt = start_runtime(settings)
+    try:
+        t0 = time.perf_counter()
+        seed_directory(rt.engine, args.people)
+        seeded = time.perf_counter() - t0
+        spec = load_incident_file(config_dir() / "examples" / "incident.yaml")
+        stop = threading.Event()
+        threads = run_all(rt, stop, dispatchers=args.dispatchers)
+        time.sleep(4)  # let consumer groups join before the clock starts
+        start = time.perf_counter()
+        incident_id = raise_incident(rt.engine, spec, topic=settings.kafka.incidents_topic,
+                                     now=datetime.now(UTC))
+        enriched_at = None
+        while time.perf_counter() - start < args.timeout and not stop.is_set():
+            counts = notice_counts(rt.engine, incident_id)
+            if enriched_at is None and counts.affected == args.people:
+                enriched_at = time.perf_counter() - start
+            if counts.affected == args.people and counts.done:
+                break
+            time.sleep(0.5)
+            print(f"\r  {counts.settled:,}/{args.people:,} settled", end="", file=sys.stderr)
+        elapsed = time.perf_counter() - start
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+        counts = notice_counts(rt.engine, incident_id)
+    finally:
+        rt.close()
+        if sink is not None:
+            sink.terminate()
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\npeople: {args.people:,}   sink: {sink_name}   database: {settings.database_url}")
+    print(f"directory seeded in {seeded:.1f} s (not counted)")
+    print(f"enrichment finished after {enriched_at or float('nan'):.1f} s")
+    print(f"sent {counts.sent:,}, unreachable {counts.unreachable:,}, pending {counts.pending:,}")
+    print(f"end to end: {elapsed:.1f} s = {counts.settled / elapsed:,.0f} notices/s")
+    print(f"peak RSS (this process): {rss_mb:,.0f} MB")
+    shutil.rmtree(workdir, ignore_errors=True)
+    return 0 if counts.done else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

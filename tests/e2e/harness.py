@@ -1,0 +1,116 @@
+"""Run the real pipeline for a test: real broker, real database, real SMTP server, threads."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+from sqlmodel import Session
+
+from incident.adapters.db import insert_ignoring_duplicates
+from incident.adapters.local_broker import LocalBroker
+from incident.adapters.tables import Person
+from incident.bootstrap import Runtime, start_runtime
+from incident.domain.incident_spec import parse_incident_spec
+from incident.entrypoints.workers import run_all, wait_until
+from incident.service.intake import raise_incident
+from incident.service.progress import NoticeCounts, notice_counts
+from incident.settings import KafkaSettings, Settings, SmtpSettings
+from tests.support.smtp import RecordingSMTPServer
+
+LOCALES = ["en", "nl", "de", "fr", "es", "pt", "zh", "ja"]
+
+
+def make_settings(database_url: str, broker: LocalBroker, smtp: RecordingSMTPServer,
+                  **dispatch: Any) -> Settings:
+    """Unique topics and consumer groups per test, so tests share one broker safely."""
+    tag = secrets.token_hex(3)
+    kafka = KafkaSettings(
+        bootstrap_servers=broker.bootstrap_servers, incidents_topic=f"incidents.{tag}",
+        notices_topic=f"notices.{tag}", retry_topic=f"notices.retry.{tag}",
+        dead_topic=f"notices.dead.{tag}", enricher_group=f"enricher.{tag}",
+        dispatcher_group=f"dispatcher.{tag}", notices_partitions=4)
+    mail = SmtpSettings(host=smtp.host, port=smtp.port, username=smtp.username,
+                        password=smtp.password, start_tls=True, ca_file=smtp.ca_file,
+                        sender="Security Team <security@example.org>", pool_size=4)
+    return Settings(database_url=database_url, kafka=kafka, smtp=mail,
+                    dispatch={"batch_size": 100, "retry_base_seconds": 0.2, **dispatch})
+
+
+def people(n: int, *, prefix: str = "p", email: bool = True) -> list[dict[str, Any]]:
+    return [{
+        "id": f"{prefix}{i:04d}", "name": f"Person {prefix}{i}",
+        "email": f"{prefix}{i:04d}@example.com" if email else None,
+        "phone": f"+3161234{i:04d}", "locale": LOCALES[i % len(LOCALES)],
+        "country": "NL", "region": None, "postal_address": {}, "is_minor": False,
+        "guardian_id": None, "birth_date": None, "channel_preferences": [],
+    } for i in range(n)]
+
+
+def incident_spec(person_ids: list[str], **overrides: Any) -> Any:
+    return parse_incident_spec({
+        "title": "Customer database accessed", "severity": "high",
+        "categories": ["contact", "credentials"],
+        "aware_at": (datetime.now(UTC) - timedelta(hours=2)).isoformat(),
+        "description": {"en": "An attacker read the accounts table.",
+                        "nl": "Een aanvaller las de accountstabel."},
+        "impact": "Phishing attempts are possible.", "measures_taken": "We revoked the key.",
+        "measures_planned": "We will add hardware keys.",
+        "remedies": "Twelve months of free identity monitoring.",
+        "contact": {"email": "privacy@example.org"},
+        "scope": {"people": person_ids}, **overrides,
+    })
+
+
+def seed(rt: Runtime, rows: list[dict[str, Any]]) -> None:
+    with Session(rt.engine) as session:
+        insert_ignoring_duplicates(session, Person, rows)
+        session.commit()
+
+
+def raise_for(rt: Runtime, person_ids: list[str]) -> str:
+    return raise_incident(rt.engine, incident_spec(person_ids),
+                          topic=rt.settings.kafka.incidents_topic, now=datetime.now(UTC))
+
+
+@contextmanager
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    rt = start_runtime(settings, embedded_ok=False)
+    try:
+        yield rt
+    finally:
+        rt.close()
+
+
+@contextmanager
+def workers(rt: Runtime, *, dispatchers: int = 1) -> Iterator[threading.Event]:
+    stop = threading.Event()
+    threads = run_all(rt, stop, dispatchers=dispatchers)
+    try:
+        yield stop
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+        crashed = [t.name for t in threads if getattr(t, "crashed", False)]
+        assert not crashed, f"workers crashed: {crashed}"
+
+
+def wait_settled(rt: Runtime, incident_id: str, expected: int, timeout: float = 60) -> NoticeCounts:
+    def settled() -> bool:
+        counts = notice_counts(rt.engine, incident_id)
+        return counts.affected == expected and counts.done
+
+    assert wait_until(settled, timeout=timeout), notice_counts(rt.engine, incident_id)
+    return notice_counts(rt.engine, incident_id)
+
+
+def parsed(smtp: RecordingSMTPServer) -> list[EmailMessage]:
+    return [message_from_bytes(m.data, policy=policy.default)  # type: ignore[misc]
+            for m in smtp.messages]
