@@ -52,9 +52,9 @@ def raise_cmd(
     try:
         spec = load_incident_file(file)
     except InvalidInputs as exc:
-        err.print(f"[red]{file}: invalid incident[/red]", highlight=False)
+        typer.echo(f"{file}: invalid incident", err=True)
         for problem in exc.errors:
-            err.print(f"  {problem}", highlight=False, markup=False)
+            typer.echo(f"  {problem}", err=True)
         raise typer.Exit(2) from exc
     engine = make_engine(settings.database_url)
     create_schema(engine)

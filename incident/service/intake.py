@@ -17,6 +17,16 @@ from incident.domain.model import IncidentStatus
 from incident.errors import InvalidInput, InvalidInputs
 
 
+class _TextTimestampLoader(yaml.SafeLoader):
+    """Keeps timestamps as text so validation sees (and reports) exactly what was written."""
+
+
+_TextTimestampLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def load_incident_file(path: Path) -> IncidentSpec:
     """Read YAML or JSON (JSON is YAML) and validate; errors name the field, value and rule."""
     try:
@@ -24,7 +34,7 @@ def load_incident_file(path: Path) -> IncidentSpec:
     except OSError as exc:
         raise InvalidInputs([InvalidInput("(file)", str(path), f"cannot be read: {exc}")]) from exc
     try:
-        data: Any = yaml.safe_load(text)
+        data: Any = yaml.load(text, Loader=_TextTimestampLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise InvalidInputs([InvalidInput("(file)", str(path), f"not YAML/JSON: {exc}")]) from exc
     return parse_incident_spec(data)
@@ -66,10 +76,11 @@ def raise_incident(engine: Engine, spec: IncidentSpec, *, topic: str, now: datet
         occurred_at=spec.occurred_at,
         created_at=now,
     )
+    incident_id = incident.id
     with Session(engine) as session:
         session.add(incident)
         session.add(Outbox(topic=topic, key=incident.id, payload=incident_event(incident)))
         session.add(AuditEvent(incident_id=incident.id, kind="incident_raised", at=now,
                                detail={"severity": incident.severity}))
         session.commit()
-    return incident.id
+    return incident_id

@@ -1,0 +1,64 @@
+"""User story: an engineer raises an incident from a file; bad files are refused precisely."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+from typer.testing import CliRunner
+
+from incident.adapters.db import create_schema, make_engine
+from incident.adapters.tables import Incident, Outbox
+from incident.entrypoints.cli import app
+
+GOOD = Path(__file__).parents[2] / "config" / "examples" / "incident.yaml"
+
+
+@pytest.fixture()
+def db_env(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("BREACHNOTICE_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("BREACHNOTICE_LOG_FORMAT", "json")
+    return sqlite_url
+
+
+def stored(url: str) -> tuple[list[Incident], list[Outbox]]:
+    engine = make_engine(url)
+    create_schema(engine)
+    with Session(engine) as s:
+        return list(s.exec(select(Incident))), list(s.exec(select(Outbox)))
+
+
+def test_a_valid_incident_file_is_stored_with_its_outbox_row_and_its_id_printed(
+    db_env: str,
+) -> None:
+    result = CliRunner().invoke(app, ["incident", "raise", str(GOOD)])
+    assert result.exit_code == 0, result.output
+    incidents, outbox = stored(db_env)
+    assert [i.id for i in incidents] == [result.stdout.strip()]
+    assert [o.key for o in outbox] == [incidents[0].id]
+    assert outbox[0].payload == {"type": "IncidentRaised", "event_id": f"{incidents[0].id}:v1",
+                                 "incident_id": incidents[0].id, "notice_version": 1}
+
+
+def test_an_invalid_incident_file_exits_2_naming_field_value_and_rule_and_writes_nothing(
+    db_env: str, tmp_path: Path,
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(GOOD.read_text().replace("severity: high", "severity: apocalyptic")
+                   .replace("2026-11-20T09:30:00+01:00", "2026-11-20T09:30:00")
+                   .replace("[contact, credentials]", "[contact, dna]"))
+    result = CliRunner().invoke(app, ["incident", "raise", str(bad)])
+    assert result.exit_code == 2
+    assert "severity: 'apocalyptic' is invalid: Input should be 'low'" in result.stderr
+    assert "aware_at: '2026-11-20T09:30:00' is invalid: needs a UTC offset" in result.stderr
+    assert "categories[1]: 'dna' is invalid" in result.stderr
+    assert stored(db_env) == ([], [])
+
+
+def test_a_file_that_is_not_yaml_is_refused_with_exit_code_2(db_env: str, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("title: [unclosed")
+    result = CliRunner().invoke(app, ["incident", "raise", str(bad)])
+    assert result.exit_code == 2
+    assert "not YAML/JSON" in result.stderr
