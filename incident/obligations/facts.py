@@ -1,0 +1,240 @@
+"""What the engine needs to know about an incident, and the validation of a facts file.
+
+Every problem in a facts file is reported at once as `InvalidInputs` of
+`InvalidInput(field, value, rule)`, so the engineer fixes the file in one pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from incident.domain.jurisdiction import is_valid_jurisdiction
+from incident.domain.model import DataCategory, Severity
+from incident.errors import InvalidInput, InvalidInputs
+
+# Optional instants that start some clocks; `aware_at` is the only required one.
+CLOCK_FIELDS = ("discovered_at", "determined_at", "material_at", "assessed_at", "handled_at")
+_KNOWN_KEYS = frozenset(
+    {
+        "aware_at",
+        *CLOCK_FIELDS,
+        "categories",
+        "severity",
+        "affected",
+        "unreachable",
+        "flags",
+        "establishment",
+        "notice_cost_usd",
+        "law_enforcement_delay",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LawEnforcementDelay:
+    """A recorded request by police or a prosecutor to hold notices; `end` None = still in force."""
+
+    start: datetime
+    end: datetime | None = None
+    national_security: bool = False  # a US Attorney General finding (SEC Item 1.05(c))
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentFacts:
+    aware_at: datetime
+    categories: frozenset[DataCategory]
+    severity: Severity
+    affected: Mapping[str, int]
+    unreachable: Mapping[str, int] = field(default_factory=dict)
+    flags: Mapping[str, bool] = field(default_factory=dict)
+    discovered_at: datetime | None = None
+    determined_at: datetime | None = None
+    material_at: datetime | None = None
+    assessed_at: datetime | None = None
+    handled_at: datetime | None = None
+    establishment: str | None = None  # EU member state of main establishment or representative
+    notice_cost_usd: float | None = None
+    law_enforcement_delay: LawEnforcementDelay | None = None
+
+    def flag(self, name: str) -> bool:
+        return bool(self.flags.get(name, False))
+
+    @property
+    def total_affected(self) -> int:
+        return sum(self.affected.values())
+
+
+def load_facts_file(path: Path, known_flags: Iterable[str]) -> IncidentFacts:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidInputs([InvalidInput("file", str(path), f"cannot be read: {exc}")]) from exc
+    except yaml.YAMLError as exc:
+        raise InvalidInputs([InvalidInput("file", str(path), f"is not valid YAML: {exc}")]) from exc
+    if not isinstance(data, dict):
+        raise InvalidInputs([InvalidInput("file", str(path), "must be a YAML mapping of facts")])
+    return parse_facts(data, known_flags)
+
+
+def parse_facts(data: Mapping[Any, Any], known_flags: Iterable[str]) -> IncidentFacts:
+    """Validate a facts mapping (from YAML or the database) into `IncidentFacts`."""
+    errors: list[InvalidInput] = []
+    for key in data:
+        if key not in _KNOWN_KEYS:
+            errors.append(
+                InvalidInput(str(key), data[key], f"unknown field; use {sorted(_KNOWN_KEYS)}")
+            )
+    aware_at = _instant(data, "aware_at", errors, required=True)
+    facts_kw: dict[str, Any] = {name: _instant(data, name, errors) for name in CLOCK_FIELDS}
+    facts_kw |= {
+        "categories": _categories(data.get("categories", []), errors),
+        "severity": _severity(data.get("severity"), errors),
+        "affected": _counts(data.get("affected", {}), "affected", errors),
+        "unreachable": _counts(data.get("unreachable") or {}, "unreachable", errors),
+        "flags": _flags(data.get("flags") or {}, set(known_flags), errors),
+        "establishment": _establishment(data.get("establishment"), errors),
+        "notice_cost_usd": _cost(data.get("notice_cost_usd"), errors),
+        "law_enforcement_delay": _delay(data.get("law_enforcement_delay"), errors),
+    }
+    _check_unreachable(facts_kw["affected"], facts_kw["unreachable"], errors)
+    if errors or aware_at is None:
+        raise InvalidInputs(errors)
+    return IncidentFacts(aware_at=aware_at, **facts_kw)
+
+
+def _instant(
+    data: Mapping[Any, Any], name: str, errors: list[InvalidInput], *, required: bool = False
+) -> datetime | None:
+    value = data.get(name)
+    if value is None:
+        if required:
+            errors.append(InvalidInput(name, None, "is required: an ISO 8601 time with offset"))
+        return None
+    return _as_instant(name, value, errors)
+
+
+def _as_instant(name: str, value: Any, errors: list[InvalidInput]) -> datetime | None:
+    parsed = value
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+    if isinstance(parsed, datetime) and parsed.tzinfo is not None:
+        return parsed
+    if isinstance(parsed, datetime) or isinstance(value, date):
+        rule = "needs a time and a UTC offset, e.g. 2026-03-06T16:00:00+01:00"
+    else:
+        rule = "must be an ISO 8601 time with offset, e.g. 2026-03-06T16:00:00+01:00"
+    errors.append(InvalidInput(name, value, rule))
+    return None
+
+
+def _categories(value: Any, errors: list[InvalidInput]) -> frozenset[DataCategory]:
+    if not isinstance(value, list):
+        errors.append(InvalidInput("categories", value, "must be a list of category ids"))
+        return frozenset()
+    known = {c.value for c in DataCategory}
+    good = set()
+    for item in value:
+        if item in known:
+            good.add(DataCategory(item))
+        else:
+            errors.append(
+                InvalidInput("categories", item, f"unknown data category; use {sorted(known)}")
+            )
+    return frozenset(good)
+
+
+def _severity(value: Any, errors: list[InvalidInput]) -> Severity:
+    try:
+        return Severity(value)
+    except ValueError:
+        names = [s.value for s in Severity]
+        errors.append(InvalidInput("severity", value, f"must be one of {names}"))
+        return Severity.LOW
+
+
+def _counts(value: Any, name: str, errors: list[InvalidInput]) -> dict[str, int]:
+    if not isinstance(value, dict):
+        errors.append(InvalidInput(name, value, "must map jurisdictions to person counts"))
+        return {}
+    counts: dict[str, int] = {}
+    for code, n in value.items():
+        if not isinstance(code, str) or not is_valid_jurisdiction(code):
+            hint = (
+                " (quote NO for Norway: YAML reads it as false)" if isinstance(code, bool) else ""
+            )
+            rule = f"unknown jurisdiction: use an ISO 3166 code such as NL or US-CA{hint}"
+            errors.append(InvalidInput(f"{name}.{code}", code, rule))
+        elif isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            errors.append(InvalidInput(f"{name}.{code}", n, "must be a whole number, 0 or more"))
+        else:
+            counts[code] = n
+    return counts
+
+
+def _flags(value: Any, known: set[str], errors: list[InvalidInput]) -> dict[str, bool]:
+    if not isinstance(value, dict):
+        errors.append(InvalidInput("flags", value, "must map flag names to true or false"))
+        return {}
+    flags = {}
+    for name, on in value.items():
+        if name not in known:
+            errors.append(InvalidInput(f"flags.{name}", name, f"unknown flag; use {sorted(known)}"))
+        elif not isinstance(on, bool):
+            errors.append(InvalidInput(f"flags.{name}", on, "must be true or false"))
+        else:
+            flags[name] = on
+    return flags
+
+
+def _establishment(value: Any, errors: list[InvalidInput]) -> str | None:
+    if value is None or (isinstance(value, str) and is_valid_jurisdiction(value)):
+        return value
+    errors.append(InvalidInput("establishment", value, "must be an ISO 3166 code such as NL"))
+    return None
+
+
+def _cost(value: Any, errors: list[InvalidInput]) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        errors.append(InvalidInput("notice_cost_usd", value, "must be a number, 0 or more"))
+        return None
+    return float(value)
+
+
+def _delay(value: Any, errors: list[InvalidInput]) -> LawEnforcementDelay | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or "start" not in value:
+        rule = "must be a mapping with start, optional end and national_security"
+        errors.append(InvalidInput("law_enforcement_delay", value, rule))
+        return None
+    start = _as_instant("law_enforcement_delay.start", value["start"], errors)
+    end = None
+    if value.get("end") is not None:
+        end = _as_instant("law_enforcement_delay.end", value["end"], errors)
+    if start is not None and end is not None and end < start:
+        errors.append(
+            InvalidInput("law_enforcement_delay.end", value["end"], "must not be before start")
+        )
+    if start is None:
+        return None
+    return LawEnforcementDelay(start, end, bool(value.get("national_security", False)))
+
+
+def _check_unreachable(
+    affected: Mapping[str, int], unreachable: Mapping[str, int], errors: list[InvalidInput]
+) -> None:
+    for code, n in unreachable.items():
+        if n > affected.get(code, 0):
+            rule = f"cannot exceed the persons affected there ({affected.get(code, 0)})"
+            errors.append(InvalidInput(f"unreachable.{code}", n, rule))

@@ -1,0 +1,127 @@
+"""The rules file (`config/obligations.toml`) as frozen, validated models.
+
+Shape, per `[[rule]]`: id, regime, recipient, applies_when (a `Condition`), stages (each a
+deadline), content_items, forbidden_items, substitute_notice, law_enforcement_delay, citation.
+Loading and the cross-checks that name file, entry and field live in `rules_loader.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from incident.obligations.conditions import Condition
+
+REGIMES = (
+    "gdpr", "uk-gdpr", "nis2", "pipl", "cac", "appi", "lgpd", "sg-pdpa", "au-privacy",
+    "kr-pipa", "ca-pipeda", "hipaa", "us-ca", "us-ny", "us-tx", "us-fl", "us-ma", "us-wa",
+    "us-il", "sec-8k", "policy",
+)  # fmt: skip
+RECIPIENTS = ("authority", "individuals", "media", "public", "register", "credit_bureaus")
+# What starts a clock: an instant of the incident, or another deadline (`stage:` / `rule:`).
+CLOCK_STARTS = (
+    "awareness", "discovery", "determination", "materiality", "assessment", "handling_end",
+    "year_end_of_discovery", "question_received",
+)  # fmt: skip
+
+Scope = Literal["each", "each_country", "all"]
+LawEnforcement = Literal["allowed", "not_allowed", "national_security_only"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Citation(_Frozen):
+    article: str = Field(min_length=3)
+    url: str = Field(pattern=r"^https?://\S+$")
+
+
+class Variant(_Frozen):
+    """A flag that changes a stage's deadline: a factor (LGPD small agents x2) or a new amount."""
+
+    flag: str
+    factor: int | None = None
+    hours: int | None = None
+    calendar_days: int | None = None
+    business_days: int | None = None
+
+
+class Stage(_Frozen):
+    stage: str = Field(min_length=1)
+    clock_start: str
+    clock_fallback: str | None = None  # used when `clock_start` is not recorded
+    hours: int | None = Field(default=None, ge=0)
+    calendar_days: int | None = Field(default=None, ge=0)
+    business_days: int | None = Field(default=None, ge=0)
+    months: int | None = Field(default=None, ge=1)
+    target: str | None = None  # a `[targets]` key: the law names no fixed time
+    target_hours: int | None = Field(default=None, ge=0)  # overrides the `[targets]` value
+    words: str = Field(min_length=3)  # the deadline as the law words it
+    variants: tuple[Variant, ...] = ()
+
+    @model_validator(mode="after")
+    def _exactly_one_amount(self) -> Stage:
+        given = [n for n in ("hours", "calendar_days", "business_days", "months", "target")
+                 if getattr(self, n) is not None]  # fmt: skip
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of hours, calendar_days, business_days, months, target "
+                f"(found {given or 'none'})"
+            )
+        return self
+
+    @property
+    def unit(self) -> str:
+        for name in ("hours", "calendar_days", "business_days", "months"):
+            if getattr(self, name) is not None:
+                return name
+        return "target"
+
+
+class SubstituteCase(_Frozen):
+    when: Condition
+    decision: Literal["replace", "complement", "not_required"]
+    means: tuple[str, ...] = ()
+    reason: str = Field(min_length=3)
+
+
+class ExtraContent(_Frozen):
+    when: Condition
+    items: tuple[str, ...]
+
+
+class Rule(_Frozen):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    regime: str
+    recipient: str
+    recipient_name: str = Field(min_length=3)
+    why: str = Field(min_length=3)  # the legal trigger in words
+    scope: Scope = "all"
+    authority: str = ""  # scope "all": whose time zone and calendar; "establishment" = facts
+    one_stop_shop: bool = False  # GDPR Art. 56: one lead authority where there is an establishment
+    applies_when: Condition
+    stages: tuple[Stage, ...] = Field(min_length=1)
+    content_items: tuple[str, ...] = ()
+    extra_content: tuple[ExtraContent, ...] = ()
+    forbidden_items: tuple[str, ...] = ()
+    substitute_notice: tuple[SubstituteCase, ...] = ()
+    law_enforcement_delay: LawEnforcement
+    citation: Citation
+
+
+class Rules(_Frozen):
+    """The whole file: rules plus the organisation's targets, groups, zones and known flags."""
+
+    file: str
+    fingerprint: str  # sha256 of the file: a stored obligation set knows which rules made it
+    targets: dict[str, int]  # hours the organisation allows itself where the law names none
+    groups: dict[str, tuple[str, ...]]  # "EU" -> member states
+    zones: dict[str, str]  # jurisdiction -> IANA time zone of its authority
+    calendars: dict[str, str]  # jurisdiction -> holiday calendar, where not the default
+    flags: dict[str, str]  # flag -> what it means
+    rules: tuple[Rule, ...]
+
+    def by_id(self, rule_id: str) -> Rule:
+        return next(r for r in self.rules if r.id == rule_id)
