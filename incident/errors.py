@@ -5,6 +5,7 @@
     ├── ConfigError(file, entry, field)       malformed settings or rules file: fails at start
     ├── SchemaVersionMismatch                 database made by another version of the schema
     ├── NotFound(kind, key)                   an id that is not in the database
+    ├── TemplateNotFound(channel, template, locale)  notice template missing: fails at start
     └── PoisonMessage(topic, reason)          a queue message that can never be processed
 """
 
@@ -56,3 +57,12 @@ class PoisonMessage(BreachNoticeError):
     def __init__(self, topic: str, reason: str) -> None:
         self.topic, self.reason = topic, reason
         super().__init__(f"unprocessable message on {topic!r}: {reason}")
+
+
+class TemplateNotFound(BreachNoticeError, LookupError):
+    def __init__(self, channel: str, template: str, locale: str) -> None:
+        self.channel, self.template, self.locale = channel, template, locale
+        super().__init__(
+            f"template {template!r} of channel {channel!r} missing for locale {locale!r} "
+            f"(expected templates/{channel}/{locale}/{template})"
+        )
