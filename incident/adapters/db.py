@@ -8,6 +8,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine, select
 
+import incident.adapters.obligation_tables  # noqa: F401  (registers its table)
 from incident.adapters import tables
 from incident.adapters.tables import SCHEMA_VERSION, SchemaInfo
 from incident.errors import SchemaVersionMismatch
