@@ -6,8 +6,6 @@ The server runs in its own thread (aiosmtpd's Controller), so recordings are loc
 
 from __future__ import annotations
 
-import asyncio
-import socket
 import ssl
 import tempfile
 import threading
@@ -18,8 +16,11 @@ from typing import Any
 
 import pytest
 import trustme
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from incident.adapters.local_smtp import ClosingController, free_port
+
+__all__ = ["Received", "RecordingSMTPServer", "free_port", "smtp_server"]
 
 USERNAME = "notifier"
 PASSWORD = "correct horse battery staple"
@@ -30,13 +31,6 @@ class Received:
     mail_from: str
     rcpt_tos: tuple[str, ...]
     data: bytes  # the message as the server got it (CRLF line ends, dot-unstuffed)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    # aiosmtpd's Controller(port=0) fails its own readiness check: choose the port first.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 class _Handler:
@@ -60,34 +54,6 @@ class _Handler:
         return f"250 2.0.0 Ok: queued as Q{number}"
 
 
-class _TrackingController(Controller):  # type: ignore[misc]
-    """A Controller that can drop every client connection before it stops.
-
-    aiosmtpd's stop() cancels the sessions but leaves their sockets to the garbage collector,
-    which pytest (filterwarnings=error) reports as unclosed-socket ResourceWarnings.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.sessions: list[SMTP] = []
-
-    def factory(self) -> SMTP:
-        smtp = super().factory()
-        self.sessions.append(smtp)
-        return smtp
-
-    def stop(self, no_assert: bool = False) -> None:
-        async def drop_all() -> None:
-            for smtp in self.sessions:
-                if smtp.transport is not None:
-                    smtp.transport.abort()
-            await asyncio.sleep(0.01)  # let connection_lost run and close the sockets
-
-        if self._thread is not None:
-            asyncio.run_coroutine_threadsafe(drop_all(), self.loop).result(timeout=5)
-        super().stop(no_assert)
-
-
 class RecordingSMTPServer:
     """STARTTLS + AUTH (PLAIN/LOGIN) server recording every accepted message."""
 
@@ -104,7 +70,7 @@ class RecordingSMTPServer:
         self._messages: list[Received] = []
         self._refused: set[str] = set()
         self._deferred: dict[str, int] = {}
-        self._controller: _TrackingController | None = None
+        self._controller: ClosingController | None = None
 
     @property
     def messages(self) -> list[Received]:
@@ -124,7 +90,7 @@ class RecordingSMTPServer:
     def start(self) -> None:
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._cert.configure_cert(tls)
-        self._controller = _TrackingController(
+        self._controller = ClosingController(
             _Handler(self),
             hostname=self.host,
             port=self.port,
