@@ -132,7 +132,8 @@ def _as_instant(name: str, value: Any, errors: list[InvalidInput]) -> datetime |
         rule = "needs a time and a UTC offset, e.g. 2026-03-06T16:00:00+01:00"
     else:
         rule = "must be an ISO 8601 time with offset, e.g. 2026-03-06T16:00:00+01:00"
-    errors.append(InvalidInput(name, value, rule))
+    shown = value.isoformat() if isinstance(value, date) else value
+    errors.append(InvalidInput(name, shown, rule))
     return None
 
 

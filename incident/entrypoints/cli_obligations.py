@@ -1,0 +1,190 @@
+"""`breachnotice obligations` and `breachnotice deadlines`: who must be told, by when, and why.
+
+    breachnotice obligations assess FACTS.yaml [--json]   what-if, nothing stored
+    breachnotice obligations INCIDENT_ID [--json]         a stored incident (recomputed)
+    breachnotice deadlines [--now TIME] [--json]          every open obligation, soonest first
+
+Bad input (facts, rules file, unknown incident) exits with code 2 and the precise message on
+standard error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlmodel import Session
+
+from incident.adapters.db import create_schema, make_engine
+from incident.adapters.obligation_tables import ObligationRecord
+from incident.errors import ConfigError, InvalidInput, InvalidInputs, NotFound
+from incident.obligations import Rules, assess, load_facts_file, load_rules
+from incident.service.obligations import open_obligations, recompute_obligations
+from incident.settings import Settings
+
+Rows = Sequence[dict[str, Any]]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `obligations` and `deadlines` commands to the `breachnotice` CLI."""
+    app.command("obligations")(obligations_command)
+    app.command("deadlines")(deadlines_command)
+
+
+def obligations_command(
+    what: Annotated[str, typer.Argument(help="'assess' for a facts file, or an incident id.")],
+    facts_file: Annotated[
+        Path | None, typer.Argument(help="With 'assess': the facts YAML file.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="A JSON array instead of a table.")
+    ] = False,
+    rules_file: Annotated[
+        Path | None, typer.Option("--rules", help="Another rules file (default: the shipped one).")
+    ] = None,
+) -> None:
+    """Who must be told, by when and why: for a facts file (what-if) or a stored incident."""
+    with _bad_input_exits():
+        rules = load_rules(rules_file)
+        if what == "assess":
+            if facts_file is None:
+                raise InvalidInput(
+                    "FACTS", None, "give the facts file: obligations assess FACTS.yaml"
+                )
+            rows = [ob.to_json() for ob in assess(load_facts_file(facts_file, rules.flags), rules)]
+        else:
+            rows = _stored(what, rules)
+    _print(rows, as_json, title=f"Obligations: {facts_file or what}")
+
+
+def deadlines_command(
+    now: Annotated[
+        str | None, typer.Option(help="Count time left from this ISO 8601 time (default: now).")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="A JSON array instead of a table.")
+    ] = False,
+) -> None:
+    """Every open obligation of every incident with its time left, soonest first."""
+    with _bad_input_exits():
+        at = _parse_now(now)
+        with _session() as session:
+            records = [r for r in open_obligations(session) if r.status == "open"]
+    records.sort(key=_soonest)
+    if as_json:
+        rows = [r.to_json() | {"incident_id": r.incident_id, "time_left_seconds": _left(r, at)}
+                for r in records]  # fmt: skip
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    table = Table(title=f"Open obligations at {at.isoformat(timespec='minutes')}")
+    for name in ("time left", "due", "incident", "regime", "recipient", "stage", "where"):
+        table.add_column(name)
+    for r in records:
+        left, style = _time_left(r, at)
+        when = r.due or r.target
+        shown = when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if when else "—"
+        table.add_row(left, shown + ("" if r.due or not when else " (target)"), r.incident_id,
+                      r.regime, r.recipient, r.stage, r.jurisdiction, style=style)  # fmt: skip
+    Console().print(table)
+
+
+@contextmanager
+def _bad_input_exits() -> Iterator[None]:
+    err = Console(stderr=True, highlight=False)
+    try:
+        yield
+    except InvalidInputs as exc:
+        for e in exc.errors:
+            err.print(f"[red]invalid:[/red] {e}", soft_wrap=True)
+        raise typer.Exit(2) from exc
+    except (InvalidInput, ConfigError, NotFound) as exc:
+        err.print(f"[red]invalid:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(2) from exc
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    engine = make_engine(Settings().database_url)
+    try:
+        create_schema(engine)
+        with Session(engine, expire_on_commit=False) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _stored(incident_id: str, rules: Rules) -> list[dict[str, Any]]:
+    with _session() as session:
+        records = recompute_obligations(session, incident_id, now=datetime.now(UTC), rules=rules)
+        session.commit()
+        return [r.to_json() for r in sorted(records, key=_soonest)]
+
+
+def _print(rows: Rows, as_json: bool, *, title: str) -> None:
+    if as_json:
+        typer.echo(json.dumps(list(rows), indent=2, ensure_ascii=False))
+        return
+    table = Table(title=title, show_lines=True)
+    for name in ("due", "regime", "recipient", "stage", "where", "why", "citation"):
+        table.add_column(name, overflow="fold")
+    for row in rows:
+        due = row["due"] or (f"target {row['target']}" if row["target"] else "clock not started")
+        sub = row.get("substitute_notice") or {}
+        if sub and sub["decision"] != "individual":
+            why = f"{row['reason']}\nsubstitute notice: {sub['decision']}: {sub['reason']}"
+        else:
+            why = row["reason"]
+        table.add_row(due, row["regime"], row["recipient"], row["stage"],
+                      row["jurisdiction"] or "-", why, row["citation"])  # fmt: skip
+    Console(width=160).print(table)
+
+
+def _parse_now(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        raise InvalidInput("--now", text, "must be an ISO 8601 time with offset")
+    return at
+
+
+def _soonest(r: ObligationRecord) -> tuple[int, float, str]:
+    when = r.due or r.target
+    return (0, when.timestamp(), r.key) if when else (1, 0.0, r.key)
+
+
+def _left(r: ObligationRecord, now: datetime) -> float | None:
+    when = r.due or r.target
+    return (when - now).total_seconds() if when else None
+
+
+def _time_left(r: ObligationRecord, now: datetime) -> tuple[str, str]:
+    """Time left in words and its colour: overdue red, under a day red, under 3 days yellow."""
+    when = r.due or r.target
+    if when is None:
+        return "clock not started", "dim"
+    left = when - now
+    words = _span(abs(left))
+    if left < timedelta(0):
+        return f"OVERDUE {words}", "bold red"
+    style = "red" if left < timedelta(days=1) else "yellow" if left < timedelta(days=3) else "green"
+    return words, style if r.due else f"{style} italic"
+
+
+def _span(delta: timedelta) -> str:
+    hours = int(delta.total_seconds() // 3600)
+    return (
+        f"{hours // 24}d {hours % 24}h"
+        if hours >= 24
+        else f"{hours}h {delta.seconds % 3600 // 60}m"
+    )
