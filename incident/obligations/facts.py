@@ -42,7 +42,9 @@ class LawEnforcementDelay:
 
     start: datetime
     end: datetime | None = None
-    national_security: bool = False  # a US Attorney General finding (SEC Item 1.05(c))
+    # A US Attorney General finding of substantial risk to national security or public safety
+    # (SEC Form 8-K Item 1.05(c)): the only delay the SEC rule allows.
+    national_security: bool = False
 
 
 @dataclass(frozen=True, slots=True)
