@@ -195,11 +195,17 @@ def test_constructing_the_channel_opens_no_connection() -> None:
 
 
 async def test_a_server_that_never_answers_is_a_channel_timeout() -> None:
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read()  # accept, never greet, wait for the client to give up
-        writer.close()
+    handlers: list[asyncio.Task[None]] = []
+    writers: list[asyncio.StreamWriter] = []
 
-    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        await reader.read()  # accept, never greet, wait for the client to give up
+
+    def track(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        handlers.append(asyncio.ensure_future(silent(reader, writer)))
+
+    server = await asyncio.start_server(track, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     ch = EmailChannel(hostname="127.0.0.1", port=port, sender=SENDER, timeout=0.2)
     try:
@@ -207,5 +213,8 @@ async def test_a_server_that_never_answers_is_a_channel_timeout() -> None:
             await ch.deliver(_notice())
     finally:
         await ch.aclose()
+        for writer in writers:  # close our side too, or its socket outlives the event loop
+            writer.close()
+        await asyncio.gather(*handlers)
         server.close()
         await server.wait_closed()
