@@ -123,7 +123,6 @@ class EmailChannel(Channel):
             validate_certs=self._validate_certs,
             cert_bundle=self._ca_file,
             timeout=self._timeout,
-            local_hostname="localhost",  # skips a reverse-DNS lookup per connection
         )
 
     async def _send(self, recipient: str, data: bytes) -> str:
