@@ -105,9 +105,7 @@ def _fill(template: str, **values: object) -> str:
 
 def _local_date(value: datetime, pattern: str, months: list[str]) -> str:
     """`aware_at|local_date(s.date_pattern, s.months)`, e.g. "{day} {month} {year}"."""
-    return pattern.format(
-        day=value.day, month=months[value.month - 1], month_number=value.month, year=value.year
-    )
+    return _fill(pattern, day=value.day, month=months[value.month - 1], year=value.year)
 
 
 class _NoticeEnvironment(SandboxedEnvironment):
