@@ -61,7 +61,7 @@ class Dispatcher:
     async def handle(self, jobs: list[NoticeJob]) -> BatchResult:
         result = BatchResult()
         now = self._clock()
-        with Session(self._engine) as session:
+        with Session(self._engine, expire_on_commit=False) as session:
             plan = plan_batch(session, jobs, channels=self._channels,
                               chain=self._settings.fallback_chain, now=now)
             result.skipped = plan.skipped
@@ -76,7 +76,7 @@ class Dispatcher:
         mine = [d for d in plan.deliveries if d.key in owned]
         outcomes = await self._send(mine)
         failpoint("dispatch.before_record")
-        with Session(self._engine) as session:
+        with Session(self._engine, expire_on_commit=False) as session:
             tries = claims.tries_of(session, (o.key for o in outcomes))
             outcomes = [self._settle(o, tries.get(o.key, 1)) for o in outcomes]
             claims.record(session, outcomes, worker_id=self._worker_id, now=self._clock())

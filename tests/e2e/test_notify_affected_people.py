@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+from markupsafe import escape
 from sqlmodel import Session, select
 
 from incident.adapters.local_broker import LocalBroker
@@ -46,7 +47,8 @@ def test_an_incident_affecting_200_people_yields_exactly_200_emails_with_the_fou
         text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
         html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
         for heading in HEADINGS[locale_of[message["To"]]]:
-            assert heading in text and heading in html, (message["To"], heading)
+            assert heading in text, (message["To"], heading)
+            assert escape(heading) in html, (message["To"], heading)
         assert message["Auto-Submitted"] == "auto-generated"
         assert incident_id in text
 
@@ -76,7 +78,7 @@ def test_redelivering_every_kafka_message_sends_no_second_email(
         stop = threading.Event()
         threads = run_all(rt, stop, on_batch=seen.append)
         try:
-            assert wait_until(lambda: sum(r.skipped for r in seen) >= 400, timeout=60)
+            assert wait_until(lambda: sum(r.skipped for r in seen) >= 200, timeout=60)
             with Session(rt.engine) as s:
                 outbox = s.exec(select(Outbox)).all()
             assert all(row.published_at is not None for row in outbox)
