@@ -20,6 +20,7 @@ from incident.adapters.local_broker import LocalBroker
 from incident.adapters.local_smtp import LocalMaildirServer
 from incident.domain.audience import ContactCheck
 from incident.errors import ConfigError
+from incident.obligations import load_rules
 from incident.rendering import Renderer
 from incident.service.compose import Composer
 from incident.settings import Settings, SmtpSettings, templates_dir
@@ -44,6 +45,7 @@ class Runtime:
 
 
 def start_runtime(settings: Settings, *, embedded_ok: bool = True) -> Runtime:
+    load_rules()  # a malformed rules file fails here, naming file, entry and field
     engine = make_engine(settings.database_url)
     create_schema(engine)
     stack = ExitStack()

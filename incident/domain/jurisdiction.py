@@ -13,7 +13,7 @@ def is_valid_jurisdiction(code: str) -> bool:
     if code != code.upper():
         return False
     if "-" in code:
-        return pycountry.subdivisions.get(code=code) is not None
+        return pycountry.subdivisions.get(code=code) is not None  # type: ignore[no-untyped-call]
     return pycountry.countries.get(alpha_2=code) is not None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -16,6 +17,7 @@ import typer
 from rich.console import Console
 
 from incident.adapters.db import create_schema, make_engine
+from incident.entrypoints import cli_obligations
 from incident.errors import BreachNoticeError, ConfigError, InvalidInputs
 from incident.log import configure_logging
 from incident.service.intake import load_incident_file, raise_incident
@@ -32,13 +34,17 @@ app.add_typer(incident_app, name="incident")
 err = Console(stderr=True)
 
 
-def _settings() -> Settings:
+def _settings(*, quiet: bool = False) -> Settings:
+    """Settings and logging; `quiet` keeps per-notice lines out of an interactive run's way
+    unless BREACHNOTICE_LOG_LEVEL asks for them."""
     try:
         settings = Settings()
     except BreachNoticeError as exc:
         err.print(f"[red]configuration error:[/red] {exc}")
         raise typer.Exit(2) from exc
-    configure_logging(fmt=settings.log_format, level=settings.log_level)
+    level = "warning" if quiet and "BREACHNOTICE_LOG_LEVEL" not in os.environ \
+        else settings.log_level
+    configure_logging(fmt=settings.log_format, level=level)
     return settings
 
 
@@ -83,7 +89,7 @@ def demo(
     """Run the whole service on embedded defaults: sample directory, incident, notices."""
     from incident.entrypoints.demo import run_demo
 
-    settings = _settings()
+    settings = _settings(quiet=True)
     raise typer.Exit(run_demo(settings, people=people, timeout=timeout))
 
 
@@ -146,15 +152,7 @@ def _serve(embedded: bool, start: Callable[[Runtime, threading.Event], list[thre
     err.print("stopped: in-flight work finished, offsets committed")
 
 
-def _register_optional() -> None:
-    try:
-        from incident.entrypoints import cli_obligations
-    except ImportError:  # the obligations commands ship with the obligations engine
-        return
-    cli_obligations.register(app)
-
-
-_register_optional()
+cli_obligations.register(app)
 
 
 def main() -> None:

@@ -9,16 +9,18 @@ from typing import Any, Protocol
 
 import structlog
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from channels.base import Channel, Receipt, RenderedMessage
 from channels.errors import PermanentChannelError, TransientChannelError
-from incident.domain.model import AttemptStatus, NoticeJob
+from incident.adapters.tables import Incident, Notice
+from incident.domain.model import AttemptStatus, NoticeJob, NoticeStatus
 from incident.domain.policy import retry_delay
 from incident.service import claims
 from incident.service.claims import ClaimRequest, Outcome
 from incident.service.compose import Composer, Delivery, contact_point, message_id_for
 from incident.service.failpoints import failpoint
+from incident.service.obligations import recompute_obligations
 from incident.service.planning import plan_batch
 from incident.settings import DispatchSettings
 
@@ -83,7 +85,22 @@ class Dispatcher:
             session.commit()
         result.claim_window_s = (self._clock() - now).total_seconds()
         self._follow_up(mine, outcomes, tries, result)
+        self._refresh_obligations_when_settled({job.incident_id for job in jobs})
         return result
+
+    def _refresh_obligations_when_settled(self, incident_ids: set[str]) -> None:
+        """Unreachable counts feed substitute-notice decisions: recompute once all are settled."""
+        with Session(self._engine) as session:
+            for incident_id in incident_ids:
+                pending = session.exec(select(Notice.id).where(
+                    Notice.incident_id == incident_id,
+                    Notice.status == NoticeStatus.PENDING.value).limit(1)).first()
+                if pending is None:
+                    # Row lock: two dispatchers finishing together must not both supersede.
+                    session.exec(select(Incident).where(Incident.id == incident_id)
+                                 .with_for_update()).first()
+                    recompute_obligations(session, incident_id, now=self._clock())
+            session.commit()
 
     def _claim_request(self, d: Delivery) -> ClaimRequest:
         return ClaimRequest(d.key, d.incident.id, d.subject.id, d.channel,

@@ -24,6 +24,7 @@ from incident.adapters.tables import (
 from incident.domain.audience import ContactCheck, DirectoryEntry, decide_audience
 from incident.domain.model import IncidentStatus, NoticeStatus
 from incident.errors import NotFound
+from incident.service.obligations import recompute_obligations
 
 log = structlog.get_logger()
 CHUNK = 2000
@@ -143,6 +144,7 @@ def enrich_incident(
         session.add(ProcessedEvent(consumer=CONSUMER, event_id=event_id, processed_at=now))
         session.add(AuditEvent(incident_id=incident_id, kind="incident_enriched", at=now,
                                detail={"affected": affected, "queued": queued}))
+        recompute_obligations(session, incident_id, now=now)  # counts per jurisdiction known
         session.commit()
     log.info("incident_enriched", affected=affected, queued=queued)
     return EnrichmentResult(incident_id, affected, queued)

@@ -15,6 +15,7 @@ from incident.adapters.tables import AuditEvent, Incident, Outbox
 from incident.domain.incident_spec import IncidentSpec, parse_incident_spec
 from incident.domain.model import IncidentStatus
 from incident.errors import InvalidInput, InvalidInputs
+from incident.service.obligations import recompute_obligations
 
 
 class _TextTimestampLoader(yaml.SafeLoader):
@@ -82,5 +83,7 @@ def raise_incident(engine: Engine, spec: IncidentSpec, *, topic: str, now: datet
         session.add(Outbox(topic=topic, key=incident.id, payload=incident_event(incident)))
         session.add(AuditEvent(incident_id=incident.id, kind="incident_raised", at=now,
                                detail={"severity": incident.severity}))
+        session.flush()
+        recompute_obligations(session, incident_id, now=now)  # the clocks start at intake
         session.commit()
     return incident_id

@@ -4,6 +4,7 @@ people without a usable email address, and minors with guardians."""
 from __future__ import annotations
 
 import random
+import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +27,12 @@ LAST = ["de Vries", "Müller", "Martin", "García", "Smith", "Johnson", "Silva",
         "Tremblay", "Jansen", "Schmidt", "Dubois", "López", "Brown", "Li"]
 
 
+def _ascii(name: str) -> str:
+    """Mailbox names as most directories hold them: `João Müller` → `joao`, `muller`."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return plain.lower().replace(" ", "")
+
+
 def sample_people(n: int, *, seed: int = 7) -> Iterator[dict[str, Any]]:
     rng = random.Random(seed)
     weights = [w for *_, w in PLACES]
@@ -34,11 +41,11 @@ def sample_people(n: int, *, seed: int = 7) -> Iterator[dict[str, Any]]:
         first, last = rng.choice(FIRST), rng.choice(LAST)
         pid = f"p-{i:07d}"
         roll = rng.random()
-        email: str | None = f"{first}.{last}.{i}@example.com".lower().replace(" ", "")
+        email: str | None = f"{_ascii(first)}.{_ascii(last)}.{i}@example.com"
         if roll < 0.02:
             email = None  # no email on file: recorded as not reachable by email
         elif roll < 0.025:
-            email = f"{first}.{last}.{i}.at.example.com".lower()  # malformed: routed around
+            email = f"{_ascii(first)}.{i}.at.example.com"  # malformed: routed around
         minor = 0.025 <= roll < 0.035 and i > 1
         yield {
             "id": pid, "name": f"{first} {last}", "email": email,

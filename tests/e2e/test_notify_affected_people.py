@@ -12,6 +12,7 @@ from incident.adapters.local_broker import LocalBroker
 from incident.adapters.tables import AffectedPerson, DeliveryAttempt, Notice, Outbox
 from incident.entrypoints.workers import run_all, wait_until
 from incident.service.dispatch import BatchResult
+from incident.service.obligations import open_obligations
 from tests.e2e.harness import (
     make_settings,
     parsed,
@@ -102,11 +103,16 @@ def test_a_person_without_an_email_address_is_recorded_as_not_reachable_by_email
         with Session(rt.engine) as s:
             unreachable = s.exec(select(Notice).where(Notice.status == "unreachable")).all()
             problems = {a.person_id: a.contact_problems for a in s.exec(select(AffectedPerson))}
+            obligations = {(o.regime, o.recipient)
+                           for o in open_obligations(s, incident_id=incident_id)}
     assert (counts.sent, counts.unreachable) == (3, 2)
     assert {n.person_id for n in unreachable} == {"q0000", "q0001"}
     assert all(n.reason == "email: email missing" for n in unreachable)
     assert problems["q0000"] == {"email": "missing"}
     assert len(smtp_server.messages) == 3
+    # Obligations were computed from the stored people: Dutch residents, high risk.
+    assert {("gdpr", "authority"), ("gdpr", "individuals"), ("policy", "individuals")} \
+        <= obligations
 
 
 def test_a_refused_address_is_recorded_and_a_deferred_one_is_retried_until_sent(
