@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 from collections.abc import Iterator
@@ -114,3 +115,20 @@ def wait_settled(rt: Runtime, incident_id: str, expected: int, timeout: float = 
 def parsed(smtp: RecordingSMTPServer) -> list[EmailMessage]:
     return [message_from_bytes(m.data, policy=policy.default)  # type: ignore[misc]
             for m in smtp.messages]
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The same settings as BREACHNOTICE_* environment variables, for a subprocess."""
+    env: dict[str, str] = {}
+
+    def flatten(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                flatten(f"{prefix}__{key}".upper() if prefix else key.upper(), inner)
+        elif isinstance(value, list):
+            env[f"BREACHNOTICE_{prefix}"] = json.dumps(value)
+        elif value is not None:
+            env[f"BREACHNOTICE_{prefix}"] = str(value)
+
+    flatten("", settings.model_dump(mode="json"))
+    return env

@@ -23,27 +23,11 @@ from tests.e2e.harness import (
     raise_for,
     runtime,
     seed,
+    settings_env,
     wait_settled,
     workers,
 )
 from tests.support.smtp import RecordingSMTPServer
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The same settings as BREACHNOTICE_* environment variables, for a subprocess."""
-    env: dict[str, str] = {}
-
-    def flatten(prefix: str, value: Any) -> None:
-        if isinstance(value, dict):
-            for key, inner in value.items():
-                flatten(f"{prefix}__{key}".upper() if prefix else key.upper(), inner)
-        elif isinstance(value, list):
-            env[f"BREACHNOTICE_{prefix}"] = __import__("json").dumps(value)
-        elif value is not None:
-            env[f"BREACHNOTICE_{prefix}"] = str(value)
-
-    flatten("", settings.model_dump(mode="json"))
-    return env
 
 
 def crash_dispatcher(settings: Settings, failpoint: str) -> int:

@@ -1,0 +1,62 @@
+"""`breachnotice serve` stops on SIGTERM without abandoning work: in-flight notices are finished
+and recorded, offsets committed, and a restart completes the rest with no duplicate."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+from sqlmodel import Session, select
+
+from incident.adapters.local_broker import LocalBroker
+from incident.adapters.tables import DeliveryAttempt
+from incident.entrypoints.workers import wait_until
+from incident.service.progress import notice_counts
+from incident.settings import Settings
+from tests.e2e.harness import make_settings, people, raise_for, runtime, seed, settings_env
+from tests.support.smtp import RecordingSMTPServer
+
+
+def start_serve(settings: Settings) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **settings_env(settings), "BREACHNOTICE_LOG_FORMAT": "json"}
+    return subprocess.Popen(
+        [sys.executable, "-c", "from incident.entrypoints.cli import main; main()", "serve"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def terminate(proc: subprocess.Popen[bytes]) -> tuple[int, str]:
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=90)
+    return proc.returncode, stderr.decode()
+
+
+def test_sigterm_mid_fan_out_finishes_in_flight_work_and_a_restart_completes_the_rest(
+    postgres_url: str, kafka_broker: LocalBroker, smtp_server: RecordingSMTPServer,
+) -> None:
+    settings = make_settings(postgres_url, kafka_broker, smtp_server, batch_size=20)
+    rows = people(300)
+    with runtime(settings) as rt:
+        seed(rt, rows)
+        first = start_serve(settings)
+        time.sleep(1)
+        incident_id = raise_for(rt, [r["id"] for r in rows])
+        assert wait_until(lambda: len(smtp_server.messages) > 0, timeout=60)
+        code, stderr = terminate(first)
+        assert code == 0, stderr
+        assert "stopped: in-flight work finished, offsets committed" in stderr
+        with Session(rt.engine) as s:
+            claims = s.exec(select(DeliveryAttempt.status)).all()
+        assert "sending" not in claims  # nothing left half-done
+        assert notice_counts(rt.engine, incident_id).pending > 0  # it stopped mid fan-out
+        second = start_serve(settings)
+        try:
+            assert wait_until(lambda: notice_counts(rt.engine, incident_id).done, timeout=90)
+        finally:
+            code, stderr = terminate(second)
+        assert code == 0, stderr
+    recipients = Counter(m.rcpt_tos[0] for m in smtp_server.messages)
+    assert len(recipients) == 300 and set(recipients.values()) == {1}
