@@ -35,6 +35,12 @@ def next_channel(
     return Route(None, "; ".join(skipped) or "no channel configured")
 
 
+def preferred_order(fallback_chain: Sequence[str], preferences: Sequence[str]) -> list[str]:
+    """The person's preferred channels first (only those the chain allows), then the rest."""
+    first = [ch for ch in preferences if ch in fallback_chain]
+    return list(dict.fromkeys([*first, *fallback_chain]))
+
+
 def retry_delay(tries: int, *, base_seconds: float, cap_seconds: float = 3600.0) -> float:
     """Exponential backoff: base, 2×base, 4×base, ... capped."""
     return float(min(cap_seconds, base_seconds * 2 ** max(0, tries - 1)))

@@ -5,16 +5,18 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlmodel import Session
 
 from incident.bootstrap import Runtime, start_runtime
 from incident.entrypoints.workers import run_all
 from incident.service.intake import load_incident_file, raise_incident
+from incident.service.obligations import open_obligations
 from incident.service.progress import NoticeCounts, notice_counts
 from incident.service.sample import seed_directory
 from incident.settings import Settings, config_dir
@@ -48,6 +50,9 @@ def _run(runtime: Runtime, *, people: int, timeout: float, started: float) -> in
     with console.status(f"seeding a sample directory of {people:,} people…"):
         seed_directory(runtime.engine, people)
     spec = load_incident_file(config_dir() / "examples" / "incident.yaml")
+    # The sample incident was found two hours ago, so its deadline clocks read like a real one's.
+    spec = spec.model_copy(update={"aware_at": datetime.now(UTC) - timedelta(hours=2),
+                                   "occurred_at": datetime.now(UTC) - timedelta(days=1)})
     incident_id = raise_incident(runtime.engine, spec, topic=runtime.settings.kafka.incidents_topic,
                                  now=datetime.now(UTC))
     console.print(f"raised incident [bold]{incident_id}[/bold]: {spec.title}")
@@ -77,15 +82,32 @@ def _follow(runtime: Runtime, incident_id: str, people: int, stop: threading.Eve
     return counts
 
 
+def _obligations(runtime: Runtime, incident_id: str, *, shown: int = 8) -> None:
+    with Session(runtime.engine) as session:
+        rows = open_obligations(session, incident_id=incident_id)
+    table = Table(title=f"{len(rows)} obligations, soonest first "
+                        f"(breachnotice obligations {incident_id})")
+    for column in ("regime", "recipient", "stage", "due (UTC)", "jurisdiction"):
+        table.add_column(column)
+    far = datetime.max.replace(tzinfo=UTC)
+    for row in sorted(rows, key=lambda r: r.due or r.target or far)[:shown]:
+        when = row.due or row.target
+        table.add_row(row.regime, row.recipient, row.stage,
+                      f"{when:%Y-%m-%d %H:%M}" if when else "-", row.jurisdiction)
+    console.print(table)
+
+
 def _summary(runtime: Runtime, incident_id: str, c: NoticeCounts, elapsed: float) -> None:
     table = Table(title=f"incident {incident_id}", show_header=False)
     table.add_row("affected people", f"{c.affected:,}")
     table.add_row("notices sent by email", f"[green]{c.sent:,}[/green]")
+    table.add_row("delivery attempts refused", f"{c.failed_attempts:,}")
     table.add_row("not reachable (recorded, with reason)", f"[yellow]{c.unreachable:,}[/yellow]")
     table.add_row("still pending", f"[red]{c.pending:,}[/red]" if c.pending else "0")
     table.add_row("elapsed", f"{elapsed:.1f} s")
     table.add_row("mail (Maildir)", str(runtime.maildir))
     table.add_row("database", runtime.settings.database_url)
     console.print(table)
+    _obligations(runtime, incident_id)
     if not c.done:
         console.print("[red]the demo did not finish: see the log above[/red]")

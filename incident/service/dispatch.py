@@ -153,7 +153,8 @@ class Dispatcher:
                     tries.get(o.key, 1), base_seconds=self._settings.retry_base_seconds))
                 retries.append((job.person_id,
                                 {**_job_payload(job), "not_before": due.isoformat()}))
-            log.info("delivery_" + o.status.value, channel=o.channel, key=o.key, error=o.error)
+            log.info("delivery_" + o.status.value, incident_id=d.incident.id, channel=o.channel,
+                     key=o.key, error=o.error)
         if retries:
             self._publisher.publish_all(self._topics.retry, retries)
         if result.requeue:

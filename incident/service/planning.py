@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from channels.base import Channel
 from incident.adapters.tables import AffectedPerson, DeliveryAttempt, Incident, Notice, Person
 from incident.domain.model import AttemptStatus, NoticeJob, NoticeStatus, idempotency_key
-from incident.domain.policy import next_channel
+from incident.domain.policy import next_channel, preferred_order
 from incident.service.compose import Delivery, contact_point
 
 
@@ -69,7 +69,8 @@ def _plan_incident(
                      if attempts.get(_key(incident, notice.person_id, ch)) == "failed"}
         problems = {ch.contact_kind: p for ch in channels.values()
                     if (p := ch.recipient_problem(contact_point(ch.contact_kind, recipient)))}
-        route = next_channel(chain, available=channels.keys(), contact_problems=problems,
+        route = next_channel(preferred_order(chain, recipient.channel_preferences),
+                             available=channels.keys(), contact_problems=problems,
                              contact_kinds={n: c.contact_kind for n, c in channels.items()},
                              exhausted=exhausted)
         if route.channel is None:

@@ -8,7 +8,8 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from incident.adapters.tables import AffectedPerson, Notice
+from incident.adapters.tables import AffectedPerson, DeliveryAttempt, Notice
+from incident.domain.model import AttemptStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +18,7 @@ class NoticeCounts:
     pending: int
     sent: int
     unreachable: int
+    failed_attempts: int = 0  # delivery attempts refused for good (the notice may still go out)
 
     @property
     def settled(self) -> int:
@@ -33,6 +35,9 @@ def notice_counts(engine: Engine, incident_id: str) -> NoticeCounts:
                                 .where(AffectedPerson.incident_id == incident_id)).one()
         rows = session.exec(select(Notice.status, func.count()).where(
             Notice.incident_id == incident_id).group_by(Notice.status)).all()
+        failed = session.exec(select(func.count()).select_from(DeliveryAttempt).where(
+            DeliveryAttempt.incident_id == incident_id,
+            DeliveryAttempt.status == AttemptStatus.FAILED.value)).one()
     by_status = dict(rows)
     return NoticeCounts(affected, by_status.get("pending", 0), by_status.get("sent", 0),
-                        by_status.get("unreachable", 0))
+                        by_status.get("unreachable", 0), failed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from incident.domain.audience import DirectoryEntry, decide_audience
-from incident.domain.policy import next_channel, retry_delay
+from incident.domain.policy import next_channel, preferred_order, retry_delay
 
 KINDS = {"email": "email", "sms": "phone", "letter": "postal_address"}
 
@@ -28,6 +28,11 @@ def test_channels_not_built_yet_are_skipped_in_the_chain() -> None:
     route = next_channel(["letter", "email"], available={"email": 1}, contact_problems={},
                          contact_kinds=KINDS, exhausted=())
     assert route.channel == "email"
+
+
+def test_a_persons_preferred_channels_come_first_but_only_those_the_chain_allows() -> None:
+    assert preferred_order(["email", "sms", "letter"], ["letter", "fax"]) == [
+        "letter", "email", "sms"]
 
 
 def test_retry_delay_doubles_and_is_capped() -> None:
