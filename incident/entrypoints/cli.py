@@ -97,12 +97,14 @@ def demo(
 def serve(
     embedded: Annotated[bool, typer.Option(
         help="Start the local broker/SMTP server where none is configured.")] = False,
-    dispatchers: Annotated[int, typer.Option(min=1, help="Dispatcher workers.")] = 1,
+    dispatchers: Annotated[int, typer.Option(
+        min=1, help="Dispatchers; more than one run as processes, one per core.")] = 1,
 ) -> None:
     """Run relay, enricher and dispatcher until SIGTERM/SIGINT, then finish in-flight work."""
     from incident.entrypoints.workers import run_all
 
-    _serve(embedded, lambda rt, stop: run_all(rt, stop, dispatchers=dispatchers))
+    _serve(embedded, lambda rt, stop: run_all(rt, stop, dispatchers=1 if dispatchers == 1 else 0),
+           dispatcher_processes=0 if dispatchers == 1 else dispatchers)
 
 
 class WorkerKind(StrEnum):
@@ -125,9 +127,10 @@ def worker(
     _serve(embedded, lambda rt, stop: workers.start_threads(rt, stop, [(kind.value, target)]))
 
 
-def _serve(embedded: bool, start: Callable[[Runtime, threading.Event], list[threading.Thread]]
-           ) -> None:
+def _serve(embedded: bool, start: Callable[[Runtime, threading.Event], list[threading.Thread]],
+           *, dispatcher_processes: int = 0) -> None:
     from incident.bootstrap import start_runtime
+    from incident.entrypoints.processes import DispatcherProcesses
 
     settings = _settings()
     try:
@@ -139,13 +142,16 @@ def _serve(embedded: bool, start: Callable[[Runtime, threading.Event], list[thre
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     threads = start(runtime, stop)
+    procs = DispatcherProcesses(runtime, dispatcher_processes).start()
     err.print(f"breachnotice running (kafka {runtime.bootstrap_servers}); SIGTERM/Ctrl-C stops")
     while not stop.wait(0.5):
-        pass
+        if procs.crashed:
+            stop.set()
+    procs.stop()
     for thread in threads:
         thread.join(timeout=60)
     runtime.close()
-    crashed = [t.name for t in threads if getattr(t, "crashed", False)]
+    crashed = [t.name for t in threads if getattr(t, "crashed", False)] + procs.crashed
     if crashed:
         err.print(f"[red]stopped because worker(s) crashed: {crashed}[/red]")
         raise typer.Exit(1)

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -34,7 +34,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def run_relay(rt: Runtime, stop: threading.Event, *, interval: float = 0.2) -> None:
+class StopFlag(Protocol):
+    """A threading.Event or a multiprocessing Event: set once, when the worker should stop."""
+
+    def is_set(self) -> bool: ...
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+def run_relay(rt: Runtime, stop: StopFlag, *, interval: float = 0.2) -> None:
     producer = MessageProducer(rt.settings.kafka, rt.bootstrap_servers)
     try:
         while not stop.is_set():
@@ -45,7 +52,7 @@ def run_relay(rt: Runtime, stop: threading.Event, *, interval: float = 0.2) -> N
         producer.close()
 
 
-def run_enricher(rt: Runtime, stop: threading.Event) -> None:
+def run_enricher(rt: Runtime, stop: StopFlag) -> None:
     kafka = rt.settings.kafka
     consumer = MessageConsumer(kafka, rt.bootstrap_servers, group_id=kafka.enricher_group,
                                topics=[kafka.incidents_topic])
@@ -101,14 +108,14 @@ def parse_job(record: Record) -> tuple[NoticeJob, datetime | None]:
 
 
 def run_dispatcher(
-    rt: Runtime, stop: threading.Event, *, worker_id: str | None = None,
+    rt: Runtime, stop: StopFlag, *, worker_id: str | None = None,
     on_batch: Callable[[BatchResult], None] | None = None,
 ) -> None:
     asyncio.run(_dispatch_loop(rt, stop, worker_id or f"dispatcher-{uuid.uuid4().hex[:8]}",
                                on_batch))
 
 
-async def _dispatch_loop(rt: Runtime, stop: threading.Event, worker_id: str,
+async def _dispatch_loop(rt: Runtime, stop: StopFlag, worker_id: str,
                          on_batch: Callable[[BatchResult], None] | None) -> None:
     kafka = rt.settings.kafka
     consumer = MessageConsumer(kafka, rt.bootstrap_servers, group_id=kafka.dispatcher_group,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass
+
+from markupsafe import escape
 
 from channels.base import RenderedMessage
 from incident.adapters.tables import Incident, Person
-from incident.rendering import NoticeContext, Renderer
+from incident.rendering import NoticeContext, RenderedParts, Renderer
 
 TEMPLATE = "notice"
 
@@ -32,6 +35,20 @@ def contact_point(channel_contact_kind: str, person: Person) -> str | None:
     return None
 
 
+def _personalise(parts: RenderedParts, name: str, child: str) -> RenderedParts:
+    def fill(text: str, html: bool) -> str:
+        if html:
+            return text.replace(NAME_SLOT, escape(name)).replace(CHILD_SLOT, escape(child))
+        return text.replace(NAME_SLOT, name).replace(CHILD_SLOT, child)
+
+    return RenderedParts(
+        subject=fill(parts.subject, False) if parts.subject is not None else None,
+        text=fill(parts.text, False),
+        html=fill(parts.html, True) if parts.html is not None else None,
+        locale=parts.locale,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """One notice to send: who it concerns, who receives it, and over which channel."""
@@ -45,17 +62,28 @@ class Delivery:
     categories: tuple[str, ...]
 
 
+# Names are the only per-person text in a notice. Everything else depends on the incident, the
+# locale and the categories, so a notice is rendered once per such combination with these slots,
+# and each person's copy is a string replacement (escaped for HTML): ~100x cheaper than Jinja.
+NAME_SLOT = "QQbnRecipientNameQQ"
+CHILD_SLOT = "QQbnSubjectNameQQ"
+
+
 class Composer:
-    def __init__(self, renderer: Renderer, *, message_domain: str) -> None:
+    def __init__(self, renderer: Renderer, *, message_domain: str, cache_size: int = 512) -> None:
         self._renderer = renderer
         self.message_domain = message_domain
+        self._cache: OrderedDict[tuple[object, ...], RenderedParts] = OrderedDict()
+        self._cache_size = cache_size
 
-    def context(self, d: Delivery) -> NoticeContext:
+    def context(self, d: Delivery, *, personal: bool = True) -> NoticeContext:
+        """The render context; `personal=False` leaves name slots for `_personalise`."""
         locale = d.recipient.locale or "en"
         inc = d.incident
+        child = d.subject.id != d.recipient.id
         return NoticeContext(
-            recipient_name=d.recipient.name,
-            subject_name=d.subject.name if d.subject.id != d.recipient.id else None,
+            recipient_name=d.recipient.name if personal else NAME_SLOT,
+            subject_name=(d.subject.name if personal else CHILD_SLOT) if child else None,
             locale=locale,
             incident_ref=inc.id,
             title=inc.title,
@@ -73,9 +101,20 @@ class Composer:
             contact_url=inc.contact.get("url"),
         )
 
+    def render(self, d: Delivery) -> RenderedParts:
+        key = (d.channel, d.incident.id, d.incident.notice_version, d.recipient.locale,
+               d.categories, d.subject.id != d.recipient.id)
+        parts = self._cache.get(key)
+        if parts is None:
+            ctx = self.context(d, personal=False)
+            parts = self._renderer.render(d.channel, TEMPLATE, ctx.locale, ctx)
+            self._cache[key] = parts
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return _personalise(parts, d.recipient.name, d.subject.name)
+
     def message(self, d: Delivery, *, recipient: str) -> RenderedMessage:
-        ctx = self.context(d)
-        parts = self._renderer.render(d.channel, TEMPLATE, ctx.locale, ctx)
+        parts = self.render(d)
         return RenderedMessage(
             recipient=recipient,
             locale=parts.locale,
