@@ -10,6 +10,7 @@ import sys
 import time
 from collections import Counter
 
+import pytest
 from sqlmodel import Session, select
 
 from incident.adapters.local_broker import LocalBroker
@@ -21,10 +22,11 @@ from tests.e2e.harness import make_settings, people, raise_for, runtime, seed, s
 from tests.support.smtp import RecordingSMTPServer
 
 
-def start_serve(settings: Settings) -> subprocess.Popen[bytes]:
+def start_serve(settings: Settings, dispatchers: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, **settings_env(settings), "BREACHNOTICE_LOG_FORMAT": "json"}
     return subprocess.Popen(
-        [sys.executable, "-c", "from incident.entrypoints.cli import main; main()", "serve"],
+        [sys.executable, "-c", "from incident.entrypoints.cli import main; main()", "serve",
+         "--dispatchers", str(dispatchers)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -34,14 +36,16 @@ def terminate(proc: subprocess.Popen[bytes]) -> tuple[int, str]:
     return proc.returncode, stderr.decode()
 
 
+@pytest.mark.parametrize("dispatchers", [1, 2], ids=["one-dispatcher", "two-processes"])
 def test_sigterm_mid_fan_out_finishes_in_flight_work_and_a_restart_completes_the_rest(
     postgres_url: str, kafka_broker: LocalBroker, smtp_server: RecordingSMTPServer,
+    dispatchers: int,
 ) -> None:
     settings = make_settings(postgres_url, kafka_broker, smtp_server, batch_size=20)
     rows = people(300)
     with runtime(settings) as rt:
         seed(rt, rows)
-        first = start_serve(settings)
+        first = start_serve(settings, dispatchers)
         time.sleep(1)
         incident_id = raise_for(rt, [r["id"] for r in rows])
         assert wait_until(lambda: len(smtp_server.messages) > 0, timeout=60)
@@ -52,7 +56,7 @@ def test_sigterm_mid_fan_out_finishes_in_flight_work_and_a_restart_completes_the
             claims = s.exec(select(DeliveryAttempt.status)).all()
         assert "sending" not in claims  # nothing left half-done
         assert notice_counts(rt.engine, incident_id).pending > 0  # it stopped mid fan-out
-        second = start_serve(settings)
+        second = start_serve(settings, dispatchers)
         try:
             assert wait_until(lambda: notice_counts(rt.engine, incident_id).done, timeout=90)
         finally:
