@@ -14,6 +14,7 @@ from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
 from incident.adapters.tables import UtcDateTime, utcnow
+from incident.obligations.model import shared_json
 
 
 def _instant(*, index: bool = False) -> Any:
@@ -68,33 +69,10 @@ class ObligationRecord(SQLModel, table=True):
     superseded_at: datetime | None = _instant()
 
     def to_json(self) -> dict[str, Any]:
-        def iso(t: datetime | None) -> str | None:
-            return t.isoformat() if t is not None else None
-
-        return {
-            "key": self.key,
-            "regime": self.regime,
-            "recipient": self.recipient,
-            "recipient_name": self.recipient_name,
-            "stage": self.stage,
-            "jurisdiction": self.jurisdiction,
-            "persons": self.persons,
-            "due": iso(self.due),
-            "target": iso(self.target),
-            "clock_start": iso(self.clock_start),
-            "clock_start_kind": self.clock_start_kind,
-            "deadline": self.deadline,
-            "clock_note": self.clock_note,
-            "time_zone": self.time_zone,
-            "reason": self.reason,
-            "citation": self.citation,
-            "content_items": list(self.content_items),
-            "forbidden_items": list(self.forbidden_items),
+        return shared_json(self) | {
             "substitute_notice": self.substitute_notice or None,
-            "law_enforcement_delay": self.law_enforcement_delay,
-            "rule_id": self.rule_id,
             "status": self.status,
-            "computed_at": iso(self.computed_at),
+            "computed_at": self.computed_at.isoformat(),
         }
 
 

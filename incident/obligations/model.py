@@ -58,31 +58,28 @@ class Obligation:
         return self.due or self.target
 
     def to_json(self) -> dict[str, Any]:
-        def iso(t: datetime | None) -> str | None:
-            return t.isoformat() if t is not None else None
-
-        return {
-            "key": self.key,
-            "regime": self.regime,
-            "recipient": self.recipient,
-            "recipient_name": self.recipient_name,
-            "stage": self.stage,
-            "jurisdiction": self.jurisdiction,
-            "persons": self.persons,
-            "due": iso(self.due),
-            "target": iso(self.target),
-            "clock_start": iso(self.clock_start),
-            "clock_start_kind": self.clock_start_kind,
-            "deadline": self.deadline,
-            "clock_note": self.clock_note,
-            "time_zone": self.time_zone,
-            "reason": self.reason,
-            "citation": self.citation,
+        return shared_json(self) | {
             "citation_article": self.citation_article,
             "citation_url": self.citation_url,
-            "content_items": list(self.content_items),
-            "forbidden_items": list(self.forbidden_items),
             "substitute_notice": self.substitute.to_json() if self.substitute else None,
-            "law_enforcement_delay": self.law_enforcement_delay,
-            "rule_id": self.rule_id,
         }
+
+
+# Fields an assessed Obligation and a stored ObligationRecord both print, in this order.
+SHARED_JSON_FIELDS = (
+    "key", "regime", "recipient", "recipient_name", "stage", "jurisdiction", "persons", "due",
+    "target", "clock_start", "clock_start_kind", "deadline", "clock_note", "time_zone", "reason",
+    "citation", "content_items", "forbidden_items", "law_enforcement_delay", "rule_id",
+)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (list, tuple, frozenset, set)):
+        return list(value)
+    return value
+
+
+def shared_json(obj: Any) -> dict[str, Any]:
+    return {name: _jsonable(getattr(obj, name)) for name in SHARED_JSON_FIELDS}
