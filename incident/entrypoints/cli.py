@@ -81,6 +81,47 @@ def status_cmd(incident_id: str) -> None:
                            "unreachable": counts.unreachable}))
 
 
+CLOCKS = ("determined_at", "material_at", "assessed_at", "handled_at",
+          "law_enforcement_delay_start", "law_enforcement_delay_end")
+
+
+@incident_app.command("clock")
+def clock_cmd(
+    incident_id: str,
+    name: Annotated[str, typer.Argument(help=f"One of: {', '.join(CLOCKS)}.")],
+    at: Annotated[str | None, typer.Option(help="ISO 8601 time with offset; default now.")] = None,
+    national_security: Annotated[bool, typer.Option(
+        help="A law-enforcement delay on a national-security or public-safety finding.")] = False,
+) -> None:
+    """Record an instant that starts or pauses a deadline clock, then recompute obligations."""
+    from sqlmodel import Session
+
+    from incident.adapters.tables import Incident
+    from incident.service.obligations import recompute_obligations, record_clock
+
+    settings = _settings()
+    try:
+        when = datetime.fromisoformat(at) if at else datetime.now(UTC)
+        if when.utcoffset() is None:
+            raise ValueError("needs a UTC offset, e.g. 2026-03-06T16:00:00+01:00")
+        if name not in CLOCKS:
+            raise ValueError(f"unknown clock; use one of {', '.join(CLOCKS)}")
+    except ValueError as exc:
+        typer.echo(f"{name if at is None else 'at'}: {at or name!r} is invalid: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    engine = make_engine(settings.database_url)
+    create_schema(engine)
+    with Session(engine) as session:
+        if session.get(Incident, incident_id) is None:
+            typer.echo(f"incident_id: {incident_id!r} is invalid: no such incident", err=True)
+            raise typer.Exit(2)
+        record_clock(session, incident_id, name, when, national_security=national_security)
+        session.flush()
+        rows = recompute_obligations(session, incident_id, now=datetime.now(UTC))
+        session.commit()
+    typer.echo(f"{incident_id}: {name} = {when.isoformat()}; {len(rows)} open obligations")
+
+
 @app.command()
 def demo(
     people: Annotated[int, typer.Option(min=1, help="Size of the sample directory.")] = 1000,

@@ -62,3 +62,27 @@ def test_a_file_that_is_not_yaml_is_refused_with_exit_code_2(db_env: str, tmp_pa
     result = CliRunner().invoke(app, ["incident", "raise", str(bad)])
     assert result.exit_code == 2
     assert "not YAML/JSON" in result.stderr
+
+
+def test_a_law_enforcement_delay_is_recorded_on_a_stored_incident(db_env: str) -> None:
+    runner = CliRunner()
+    incident_id = runner.invoke(app, ["incident", "raise", str(GOOD)]).stdout.strip()
+    result = runner.invoke(app, ["incident", "clock", incident_id, "law_enforcement_delay_start",
+                                 "--at", "2026-11-21T10:00:00+00:00"])
+    assert result.exit_code == 0, result.output
+    assert "law_enforcement_delay_start = 2026-11-21T10:00:00+00:00" in result.stdout
+
+
+def test_recording_a_clock_refuses_unknown_names_times_without_offset_and_unknown_incidents(
+    db_env: str,
+) -> None:
+    runner = CliRunner()
+    incident_id = runner.invoke(app, ["incident", "raise", str(GOOD)]).stdout.strip()
+    bad_name = runner.invoke(app, ["incident", "clock", incident_id, "lunch_at"])
+    naive = runner.invoke(app, ["incident", "clock", incident_id, "handled_at",
+                                "--at", "2026-11-21T10:00:00"])
+    unknown = runner.invoke(app, ["incident", "clock", "INC-NOPE", "handled_at"])
+    assert (bad_name.exit_code, naive.exit_code, unknown.exit_code) == (2, 2, 2)
+    assert "unknown clock" in bad_name.stderr
+    assert "needs a UTC offset" in naive.stderr
+    assert "'INC-NOPE' is invalid: no such incident" in unknown.stderr
