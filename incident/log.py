@@ -40,8 +40,12 @@ def redact_pii(
     return event_dict
 
 
-def configure_logging(*, fmt: str = "auto", level: str = "info", stream: Any = None) -> None:
-    """`fmt`: auto (console on a tty, JSON otherwise), json or console."""
+def configure_logging(
+    *, fmt: str = "auto", level: str = "info", stream: Any = None, libraries: str = "warning"
+) -> None:
+    """`fmt`: auto (console on a tty, JSON otherwise), json or console. Standard-library logs
+    (kafka-python, aiosmtplib, SQLAlchemy) at `libraries` level and above go through the same
+    redaction and renderer."""
     stream = stream or sys.stderr
     use_console = fmt == "console" or (fmt == "auto" and stream.isatty())
     renderer: Any = (
@@ -49,11 +53,15 @@ def configure_logging(*, fmt: str = "auto", level: str = "info", stream: Any = N
         if use_console
         else structlog.processors.JSONRenderer()
     )
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    _route_stdlib_logging(stream, shared, renderer, libraries)
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *shared,
             structlog.processors.format_exc_info,
             redact_pii,  # last before rendering: sees every field, including tracebacks
             renderer,
@@ -64,3 +72,15 @@ def configure_logging(*, fmt: str = "auto", level: str = "info", stream: Any = N
         logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
+
+
+def _route_stdlib_logging(stream: Any, shared: list[Any], renderer: Any, level: str) -> None:
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info, redact_pii, renderer],
+    ))
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(logging.getLevelNamesMapping()[level.upper()])

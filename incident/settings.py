@@ -93,6 +93,7 @@ class Settings(BaseSettings):
     out_dir: Path = Path("./out")
     log_format: str = "auto"  # auto | json | console
     log_level: str = "info"
+    log_library_level: str = "warning"  # kafka-python, aiosmtplib, SQLAlchemy
     default_locale: str = "en"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)

@@ -44,7 +44,8 @@ def _settings(*, quiet: bool = False) -> Settings:
         raise typer.Exit(2) from exc
     level = "warning" if quiet and "BREACHNOTICE_LOG_LEVEL" not in os.environ \
         else settings.log_level
-    configure_logging(fmt=settings.log_format, level=level)
+    configure_logging(fmt=settings.log_format, level=level,
+                      libraries=settings.log_library_level)
     return settings
 
 

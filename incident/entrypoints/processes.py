@@ -14,7 +14,8 @@ from incident.settings import Settings
 def _dispatcher_main(settings: Settings, stop: ProcessEvent) -> None:
     from incident.entrypoints.workers import run_dispatcher
 
-    configure_logging(fmt=settings.log_format, level=settings.log_level)
+    configure_logging(fmt=settings.log_format, level=settings.log_level,
+                      libraries=settings.log_library_level)
     runtime = start_runtime(settings, embedded_ok=False)
     try:
         run_dispatcher(runtime, stop)
