@@ -24,6 +24,7 @@ from incident.domain.model import NoticeJob
 from incident.errors import NotFound
 from incident.service.dispatch import BatchResult, Dispatcher, Topics
 from incident.service.enrich import enrich_incident
+from incident.service.recovery import resume_from_database
 from incident.service.relay import relay_outbox
 
 log = structlog.get_logger()
@@ -58,6 +59,10 @@ def run_enricher(rt: Runtime, stop: StopFlag) -> None:
                                topics=[kafka.incidents_topic])
     producer = MessageProducer(kafka, rt.bootstrap_servers)
     checks = contact_checks(rt.settings)
+    events, jobs = resume_from_database(rt.engine, producer, incidents_topic=kafka.incidents_topic,
+                                        notices_topic=kafka.notices_topic)
+    if events or jobs:
+        log.info("resumed_from_database", stage="enrich", incidents=events, notices=jobs)
     try:
         while not stop.is_set():
             for record in consumer.poll(max_records=10, timeout_ms=500):

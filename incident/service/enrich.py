@@ -106,7 +106,7 @@ def _store_audience(
     return affected
 
 
-def _queue_pending(engine: Engine, incident: Incident, publisher: Publisher, topic: str) -> int:
+def queue_pending(engine: Engine, incident: Incident, publisher: Publisher, topic: str) -> int:
     """Publish a job for every notice still pending: after a crash this re-queues the rest."""
     queued = 0
     with Session(engine) as session:
@@ -135,7 +135,7 @@ def enrich_incident(
             raise NotFound("incident", incident_id)
     affected = _store_audience(engine, incident, checks=checks, majority_ages=majority_ages,
                                now=now)
-    queued = _queue_pending(engine, incident, publisher, notices_topic)
+    queued = queue_pending(engine, incident, publisher, notices_topic)
     with Session(engine) as session:
         stored = session.get(Incident, incident_id)
         assert stored is not None
