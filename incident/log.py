@@ -40,13 +40,27 @@ def redact_pii(
     return event_dict
 
 
+class _CurrentStderr:
+    """Whatever sys.stderr is at the time of writing, not at configuration: a test runner or a
+    CLI harness that swaps and closes stderr must not leave the loggers with a dead stream."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def configure_logging(
     *, fmt: str = "auto", level: str = "info", stream: Any = None, libraries: str = "warning"
 ) -> None:
     """`fmt`: auto (console on a tty, JSON otherwise), json or console. Standard-library logs
     (kafka-python, aiosmtplib, SQLAlchemy) at `libraries` level and above go through the same
     redaction and renderer."""
-    stream = stream or sys.stderr
+    stream = stream or _CurrentStderr()
     use_console = fmt == "console" or (fmt == "auto" and stream.isatty())
     renderer: Any = (
         structlog.dev.ConsoleRenderer(colors=stream.isatty())

@@ -49,6 +49,10 @@ class KafkaSettings(BaseModel):
     notices_topic: str = "notices"
     retry_topic: str = "notices.retry"
     dead_topic: str = "notices.dead"
+    # A stable name for this service instance (a pod or host name). Set, each consumer gets a
+    # static group membership (KIP-345): a restarted worker takes its partitions back without a
+    # group rebalance, and leaves the group only when its session times out.
+    instance_id: str | None = None
     enricher_group: str = "enricher"
     dispatcher_group: str = "dispatcher"
     notices_partitions: int = 8

@@ -108,8 +108,14 @@ class MessageProducer:
 
 class MessageConsumer:
     def __init__(
-        self, settings: KafkaSettings, bootstrap: str, *, group_id: str, topics: list[str]
+        self, settings: KafkaSettings, bootstrap: str, *, group_id: str, topics: list[str],
+        member: str | None = None,
     ) -> None:
+        """`member` names this consumer within the service instance (e.g. `dispatcher-1`); with
+        `settings.instance_id` set, the pair is its static group membership (KIP-345)."""
+        static: dict[str, Any] = {}
+        if settings.instance_id and member:
+            static["group_instance_id"] = f"{settings.instance_id}-{member}"
         self._consumer = KafkaConsumer(
             *topics,
             **_common(settings, bootstrap),
@@ -119,6 +125,7 @@ class MessageConsumer:
             session_timeout_ms=settings.session_timeout_ms,
             heartbeat_interval_ms=settings.heartbeat_interval_ms,
             max_poll_interval_ms=600_000,
+            **static,
         )
 
     def poll(self, *, max_records: int, timeout_ms: int = 500) -> list[Record]:

@@ -158,14 +158,20 @@ class WorkerKind(StrEnum):
 @app.command()
 def worker(
     kind: Annotated[WorkerKind, typer.Argument(help="Which worker to run.")],
+    index: Annotated[int, typer.Option(
+        min=0, help="Dispatchers of one instance need distinct indexes when "
+                    "kafka.instance_id is set (static group membership).")] = 0,
     embedded: Annotated[bool, typer.Option(
         help="Start the local broker/SMTP server where none is configured.")] = False,
 ) -> None:
     """Run a single worker until SIGTERM: scale dispatchers out by starting more processes."""
     from incident.entrypoints import workers
 
+    def dispatcher(rt: Runtime, stop: threading.Event) -> None:
+        workers.run_dispatcher(rt, stop, index=index)
+
     target = {"relay": workers.run_relay, "enricher": workers.run_enricher,
-              "dispatcher": workers.run_dispatcher}[kind.value]
+              "dispatcher": dispatcher}[kind.value]
     _serve(embedded, lambda rt, stop: workers.start_threads(rt, stop, [(kind.value, target)]))
 
 

@@ -11,14 +11,14 @@ from incident.log import configure_logging
 from incident.settings import Settings
 
 
-def _dispatcher_main(settings: Settings, stop: ProcessEvent) -> None:
+def _dispatcher_main(settings: Settings, stop: ProcessEvent, index: int) -> None:
     from incident.entrypoints.workers import run_dispatcher
 
     configure_logging(fmt=settings.log_format, level=settings.log_level,
                       libraries=settings.log_library_level)
     runtime = start_runtime(settings, embedded_ok=False)
     try:
-        run_dispatcher(runtime, stop)
+        run_dispatcher(runtime, stop, index=index)
     finally:
         runtime.close()
 
@@ -34,7 +34,7 @@ class DispatcherProcesses:
         context = multiprocessing.get_context("spawn")  # no inherited threads or connections
         self._stop = context.Event()
         self._procs = [
-            context.Process(target=_dispatcher_main, args=(self._settings, self._stop),
+            context.Process(target=_dispatcher_main, args=(self._settings, self._stop, i),
                             name=f"dispatcher-{i}", daemon=True)
             for i in range(count)
         ]

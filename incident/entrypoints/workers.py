@@ -56,7 +56,7 @@ def run_relay(rt: Runtime, stop: StopFlag, *, interval: float = 0.2) -> None:
 def run_enricher(rt: Runtime, stop: StopFlag) -> None:
     kafka = rt.settings.kafka
     consumer = MessageConsumer(kafka, rt.bootstrap_servers, group_id=kafka.enricher_group,
-                               topics=[kafka.incidents_topic])
+                               topics=[kafka.incidents_topic], member="enricher")
     producer = MessageProducer(kafka, rt.bootstrap_servers)
     checks = contact_checks(rt.settings)
     events, jobs = resume_from_database(rt.engine, producer, incidents_topic=kafka.incidents_topic,
@@ -113,18 +113,20 @@ def parse_job(record: Record) -> tuple[NoticeJob, datetime | None]:
 
 
 def run_dispatcher(
-    rt: Runtime, stop: StopFlag, *, worker_id: str | None = None,
+    rt: Runtime, stop: StopFlag, *, index: int = 0,
     on_batch: Callable[[BatchResult], None] | None = None,
 ) -> None:
-    asyncio.run(_dispatch_loop(rt, stop, worker_id or f"dispatcher-{uuid.uuid4().hex[:8]}",
-                               on_batch))
+    """`index` tells this instance's dispatchers apart (static group membership)."""
+    asyncio.run(_dispatch_loop(rt, stop, index, on_batch))
 
 
-async def _dispatch_loop(rt: Runtime, stop: StopFlag, worker_id: str,
+async def _dispatch_loop(rt: Runtime, stop: StopFlag, index: int,
                          on_batch: Callable[[BatchResult], None] | None) -> None:
     kafka = rt.settings.kafka
+    worker_id = f"dispatcher-{index}-{uuid.uuid4().hex[:8]}"  # unique per run: owns its claims
     consumer = MessageConsumer(kafka, rt.bootstrap_servers, group_id=kafka.dispatcher_group,
-                               topics=[kafka.notices_topic, kafka.retry_topic])
+                               topics=[kafka.notices_topic, kafka.retry_topic],
+                               member=f"dispatcher-{index}")
     producer = MessageProducer(kafka, rt.bootstrap_servers)
     channels = build_channels(rt)
     dispatcher = Dispatcher(rt.engine, channels, build_composer(rt.settings),
@@ -180,11 +182,11 @@ Worker = Callable[[Runtime, threading.Event], None]
 def run_all(rt: Runtime, stop: threading.Event, *, dispatchers: int = 1,
             on_batch: Callable[[BatchResult], None] | None = None) -> list[threading.Thread]:
     """Start relay, enricher and dispatcher threads; join them after setting `stop`."""
-    def dispatch(rt: Runtime, stop: threading.Event) -> None:
-        run_dispatcher(rt, stop, on_batch=on_batch)
+    def dispatcher(index: int) -> Worker:
+        return lambda rt, stop: run_dispatcher(rt, stop, index=index, on_batch=on_batch)
 
     workers: list[tuple[str, Worker]] = [("relay", run_relay), ("enricher", run_enricher)]
-    workers += [(f"dispatcher-{i}", dispatch) for i in range(dispatchers)]
+    workers += [(f"dispatcher-{i}", dispatcher(i)) for i in range(dispatchers)]
     return start_threads(rt, stop, workers)
 
 

@@ -36,7 +36,7 @@ def make_settings(database_url: str, broker: LocalBroker, smtp: RecordingSMTPSer
         bootstrap_servers=broker.bootstrap_servers, incidents_topic=f"incidents.{tag}",
         notices_topic=f"notices.{tag}", retry_topic=f"notices.retry.{tag}",
         dead_topic=f"notices.dead.{tag}", enricher_group=f"enricher.{tag}",
-        dispatcher_group=f"dispatcher.{tag}", notices_partitions=4)
+        dispatcher_group=f"dispatcher.{tag}", notices_partitions=4, instance_id=f"test-{tag}")
     mail = SmtpSettings(host=smtp.host, port=smtp.port, username=smtp.username,
                         password=smtp.password, start_tls=True, ca_file=smtp.ca_file,
                         sender="Security Team <security@example.org>", pool_size=4)
