@@ -23,7 +23,7 @@ from channels.errors import (
     RecipientRejected,
     TransientChannelError,
 )
-from channels.mime import address_problem, build_message
+from channels.mime import address_problem, ascii_address, build_message
 
 _NAME = "email"
 
@@ -50,7 +50,7 @@ class EmailChannel(Channel):
         if pool_size < 1:
             raise ValueError("pool_size must be at least 1")
         self._sender = sender
-        self._sender_addr = parseaddr(sender)[1]
+        self._sender_addr = ascii_address(parseaddr(sender)[1])
         if address_problem(self._sender_addr) is not None:
             raise ValueError(f"sender is not a usable address: {sender!r}")
         self._hostname, self._port, self._timeout = hostname, port, timeout
@@ -81,7 +81,7 @@ class EmailChannel(Channel):
         except ValueError as exc:
             raise PermanentChannelError(_NAME, f"cannot build the message: {exc}") from exc
         with _mapped_errors(msg.recipient):
-            reply = await self._send(msg.recipient, data)
+            reply = await self._send(ascii_address(msg.recipient), data)
         return Receipt(
             channel=_NAME,
             idempotency_key=msg.idempotency_key,

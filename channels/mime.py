@@ -14,7 +14,6 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime, formataddr, parseaddr
-from functools import lru_cache
 
 CRLF = b"\r\n"
 # Bytes of UTF-8 per RFC 2047 encoded-word: 42 bytes -> 56 base64 chars + 12 of framing = 68,
@@ -133,7 +132,15 @@ def _fold_ascii(value: str) -> bytes:
     return "\r\n ".join(lines).encode("ascii")
 
 
-@lru_cache(maxsize=4096)
+def ascii_address(addr: str) -> str:
+    """The address as it goes on the wire, in headers and in the SMTP envelope alike: an
+    internationalised domain IDNA-encoded (`anna@bücher.de` → `anna@xn--bcher-kva.de`)."""
+    local, _, domain = addr.rpartition("@")
+    if not local.isascii():
+        raise ValueError("non-ASCII local parts need SMTPUTF8, which notices do not use")
+    return f"{local}@{domain.encode('idna').decode('ascii')}"
+
+
 def _address_header(value: str) -> bytes:
     """`Name <addr>` or `addr`, display name RFC 2047-encoded and domain IDNA-encoded if needed."""
     if "\r" in value or "\n" in value:
@@ -141,10 +148,7 @@ def _address_header(value: str) -> bytes:
     name, addr = parseaddr(value)
     if not addr or "@" not in addr:
         raise ValueError(f"not an email address: {value!r}")
-    local, _, domain = addr.rpartition("@")
-    if not local.isascii():
-        raise ValueError("non-ASCII local parts need SMTPUTF8, which notices do not use")
-    addr = f"{local}@{domain.encode('idna').decode('ascii')}"
+    addr = ascii_address(addr)
     if not name:
         return addr.encode("ascii")
     # formataddr quotes specials and RFC 2047-encodes a non-ASCII display name.

@@ -67,7 +67,6 @@ class NoticeJob:
     incident_id: str
     person_id: str
     notice_version: int
-    attempt: int = 0
 
 
 def idempotency_key(incident_id: str, person_id: str, channel: str, notice_version: int) -> str:

@@ -76,9 +76,11 @@ def run_enricher(rt: Runtime, stop: StopFlag) -> None:
 def _enrich_one(rt: Runtime, record: Record, producer: MessageProducer, checks: Any) -> None:
     try:
         event = record.json()
-        incident_id = str(event["incident_id"])
+        if not isinstance(event, dict):
+            raise TypeError(f"expected a JSON object, got {type(event).__name__}")
+        incident_id, _ = str(event["incident_id"]), str(event["event_id"])
     except (ValueError, KeyError, TypeError) as exc:
-        _dead_letter(rt, producer, record, f"not an incident event: {exc}")
+        _dead_letter(rt, producer, record, f"not an incident event: {exc!r}")
         return
     with structlog.contextvars.bound_contextvars(stage="enrich", incident_id=incident_id,
                                                  offset=record.offset):
@@ -104,12 +106,17 @@ def _dead_letter(rt: Runtime, producer: MessageProducer, record: Record, reason:
         session.commit()
 
 
-def parse_job(record: Record) -> tuple[NoticeJob, datetime | None]:
+def parse_job(record: Record) -> tuple[NoticeJob, dict[str, Any], datetime | None]:
+    """The job, its payload and when it is due; ValueError/KeyError/TypeError when malformed."""
     data = json.loads(record.value)
-    not_before = data.get("not_before")
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
     job = NoticeJob(str(data["incident_id"]), str(data["person_id"]),
                     int(data["notice_version"]))
-    return job, datetime.fromisoformat(not_before) if not_before else None
+    not_before = datetime.fromisoformat(data["not_before"]) if data.get("not_before") else None
+    if not_before is not None and not_before.utcoffset() is None:
+        raise ValueError(f"not_before {data['not_before']!r} has no UTC offset")
+    return job, data, not_before
 
 
 def run_dispatcher(
@@ -131,7 +138,7 @@ async def _dispatch_loop(rt: Runtime, stop: StopFlag, index: int,
     channels = build_channels(rt)
     dispatcher = Dispatcher(rt.engine, channels, build_composer(rt.settings),
                             settings=rt.settings.dispatch, publisher=producer,
-                            topics=Topics(kafka.notices_topic, kafka.retry_topic, kafka.dead_topic),
+                            topics=Topics(kafka.notices_topic, kafka.retry_topic),
                             worker_id=worker_id, clock=utcnow)
     try:
         while not stop.is_set():
@@ -162,12 +169,12 @@ def _due_jobs(rt: Runtime, producer: MessageProducer,
     now, wait = utcnow(), 0.0
     for record in records:
         try:
-            job, not_before = parse_job(record)
+            job, payload, not_before = parse_job(record)
         except (ValueError, KeyError, TypeError) as exc:
             _dead_letter(rt, producer, record, f"not a notice job: {exc!r}")
             continue
         if not_before is not None and not_before > now:
-            later.append((record.key or job.person_id, record.json()))
+            later.append((record.key or job.person_id, payload))
             wait = max(wait, (not_before - now).total_seconds())
         else:
             jobs.append(job)

@@ -63,6 +63,17 @@ def claim(
     return set(owned)
 
 
+def held_elsewhere(session: Session, keys: list[str]) -> dict[str, datetime]:
+    """Keys another worker holds as `sending`, with their claim time. That worker may have died
+    moments ago: the caller re-checks them once the lease has run out, rather than dropping them."""
+    if not keys:
+        return {}
+    rows = session.exec(select(DeliveryAttempt.idempotency_key, DeliveryAttempt.claimed_at)
+                        .where(col(DeliveryAttempt.idempotency_key).in_(keys),
+                               DeliveryAttempt.status == AttemptStatus.SENDING.value)).all()
+    return dict(rows)
+
+
 def tries_of(session: Session, keys: Iterable[str]) -> dict[str, int]:
     rows = session.exec(select(DeliveryAttempt.idempotency_key, DeliveryAttempt.tries)
                         .where(col(DeliveryAttempt.idempotency_key).in_(list(keys)))).all()

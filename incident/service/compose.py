@@ -105,7 +105,9 @@ class Composer:
         key = (d.channel, d.incident.id, d.incident.notice_version, d.recipient.locale,
                d.categories, d.subject.id != d.recipient.id)
         parts = self._cache.get(key)
-        if parts is None:
+        if parts is not None:
+            self._cache.move_to_end(key)  # least recently used goes first when the cache is full
+        else:
             ctx = self.context(d, personal=False)
             parts = self._renderer.render(d.channel, TEMPLATE, ctx.locale, ctx)
             self._cache[key] = parts

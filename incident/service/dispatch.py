@@ -38,8 +38,6 @@ class BatchResult:
     retried: int = 0
     unreachable: int = 0
     skipped: int = 0
-    dead: int = 0
-    claim_window_s: float = 0.0  # how long this batch's claims stayed `sending`
     requeue: list[NoticeJob] = field(default_factory=list)
 
 
@@ -47,7 +45,6 @@ class BatchResult:
 class Topics:
     notices: str
     retry: str
-    dead: str
 
 
 class Dispatcher:
@@ -69,11 +66,14 @@ class Dispatcher:
             result.skipped = plan.skipped
             claims.mark_unreachable(session, plan.unreachable, now=now)
             result.unreachable = len(plan.unreachable)
+            lease = timedelta(seconds=self._settings.claim_lease_seconds)
             owned = claims.claim(session, [self._claim_request(d) for d in plan.deliveries],
-                                 worker_id=self._worker_id, now=now,
-                                 lease=timedelta(seconds=self._settings.claim_lease_seconds))
+                                 worker_id=self._worker_id, now=now, lease=lease)
+            held = claims.held_elsewhere(
+                session, [d.key for d in plan.deliveries if d.key not in owned])
             session.commit()
-        result.skipped += len(plan.deliveries) - len(owned)
+        result.skipped += len(plan.deliveries) - len(owned) - len(held)
+        self._recheck_after_lease(plan.deliveries, held, lease)
         failpoint("dispatch.after_claim")
         mine = [d for d in plan.deliveries if d.key in owned]
         outcomes = await self._send(mine)
@@ -83,10 +83,20 @@ class Dispatcher:
             outcomes = [self._settle(o, tries.get(o.key, 1)) for o in outcomes]
             claims.record(session, outcomes, worker_id=self._worker_id, now=self._clock())
             session.commit()
-        result.claim_window_s = (self._clock() - now).total_seconds()
         self._follow_up(mine, outcomes, tries, result)
         self._refresh_obligations_when_settled({job.incident_id for job in jobs})
         return result
+
+    def _recheck_after_lease(self, deliveries: list[Delivery], held: dict[str, datetime],
+                             lease: timedelta) -> None:
+        """A notice another worker is sending is looked at again once its lease has run out:
+        by then it is recorded (nothing to do) or its worker died (this one takes over)."""
+        if not held:
+            return
+        self._publisher.publish_all(self._topics.retry, [
+            (d.subject.id, {**_job_payload(_job_of(d)),
+                            "not_before": (held[d.key] + lease).isoformat()})
+            for d in deliveries if d.key in held])
 
     def _refresh_obligations_when_settled(self, incident_ids: set[str]) -> None:
         """Unreachable counts feed substitute-notice decisions: recompute once all are settled."""
@@ -97,9 +107,10 @@ class Dispatcher:
                     Notice.status == NoticeStatus.PENDING.value).limit(1)).first()
                 if pending is None:
                     # Row lock: two dispatchers finishing together must not both supersede.
-                    session.exec(select(Incident).where(Incident.id == incident_id)
-                                 .with_for_update()).first()
-                    recompute_obligations(session, incident_id, now=self._clock())
+                    incident = session.exec(select(Incident).where(Incident.id == incident_id)
+                                            .with_for_update()).first()
+                    if incident is not None:  # a job of an unknown incident was only skipped
+                        recompute_obligations(session, incident_id, now=self._clock())
             session.commit()
 
     def _claim_request(self, d: Delivery) -> ClaimRequest:
@@ -141,7 +152,7 @@ class Dispatcher:
         retries: list[tuple[str, dict[str, Any]]] = []
         for o in outcomes:
             d = by_key[o.key]
-            job = NoticeJob(d.incident.id, d.subject.id, d.incident.notice_version)
+            job = _job_of(d)
             if o.status is AttemptStatus.SENT:
                 result.sent += 1
             elif o.status is AttemptStatus.FAILED:
@@ -162,6 +173,10 @@ class Dispatcher:
                 (j.person_id, _job_payload(j)) for j in result.requeue])
 
 
+def _job_of(d: Delivery) -> NoticeJob:
+    return NoticeJob(d.incident.id, d.subject.id, d.incident.notice_version)
+
+
 def _job_payload(job: NoticeJob) -> dict[str, Any]:
     return {"incident_id": job.incident_id, "person_id": job.person_id,
             "notice_version": job.notice_version}
@@ -174,7 +189,8 @@ def _outcome(d: Delivery, result: Receipt | BaseException) -> Outcome:
         return Outcome(d.key, d.notice_id, d.channel, AttemptStatus.RETRY, error=str(result))
     if isinstance(result, PermanentChannelError):
         return Outcome(d.key, d.notice_id, d.channel, AttemptStatus.FAILED, error=str(result))
-    # Not a channel's verdict but a defect (rendering, a bug): record it precisely, never swallow.
+    # Not the channel's verdict but our defect (rendering, a bug): record it precisely and retry,
+    # so a fix deployed in time still reaches the person; only exhausted tries make it final.
     log.error("delivery_crashed", channel=d.channel, key=d.key, exc_info=result)
-    return Outcome(d.key, d.notice_id, d.channel, AttemptStatus.FAILED,
+    return Outcome(d.key, d.notice_id, d.channel, AttemptStatus.RETRY,
                    error=f"internal error: {type(result).__name__}: {result}")

@@ -66,7 +66,8 @@ def _plan_incident(
         assert notice.id is not None
         recipient, subject = people[notice.recipient_id], people[notice.person_id]
         exhausted = {ch for ch in chain
-                     if attempts.get(_key(incident, notice.person_id, ch)) == "failed"}
+                     if attempts.get(_key(incident, notice.person_id, ch))
+                     == AttemptStatus.FAILED.value}
         problems = {ch.contact_kind: p for ch in channels.values()
                     if (p := ch.recipient_problem(contact_point(ch.contact_kind, recipient)))}
         route = next_channel(preferred_order(chain, recipient.channel_preferences),
@@ -93,4 +94,4 @@ def _attempts(
     keys = [_key(incident, pid, ch) for pid in ids for ch in chain]
     rows = session.exec(select(DeliveryAttempt.idempotency_key, DeliveryAttempt.status)
                         .where(col(DeliveryAttempt.idempotency_key).in_(keys))).all()
-    return {k: ("failed" if s == AttemptStatus.FAILED.value else s) for k, s in rows}
+    return dict(rows)

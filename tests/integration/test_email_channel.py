@@ -218,3 +218,10 @@ async def test_a_server_that_never_answers_is_a_channel_timeout() -> None:
         await asyncio.gather(*handlers)
         server.close()
         await server.wait_closed()
+
+
+async def test_an_internationalised_domain_goes_on_the_envelope_idna_encoded(
+    smtp_server: RecordingSMTPServer, channel: EmailChannel
+) -> None:
+    await channel.deliver(_notice(recipient="anna@bücher.de"))
+    assert smtp_server.messages[0].rcpt_tos == ("anna@xn--bcher-kva.de",)

@@ -1,0 +1,98 @@
+"""The dispatcher against a real database, with the shipped in-memory channel standing in for
+email so each decision is visible: takeovers, unknown incidents, our own defects."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from channels.in_memory import InMemoryChannel
+from incident.adapters.tables import DeliveryAttempt, Incident, Notice, Person
+from incident.domain.model import NoticeJob
+from incident.rendering import Renderer
+from incident.service.compose import Composer
+from incident.service.dispatch import Dispatcher, Topics
+from incident.settings import DispatchSettings, templates_dir
+
+NOW = datetime(2026, 3, 6, 12, 0, tzinfo=UTC)
+KEY = "I1:p1:email:1"
+
+
+class EmailStandIn(InMemoryChannel):
+    name: ClassVar[str] = "email"
+    contact_kind: ClassVar[str] = "email"
+
+
+class RecordingPublisher:
+    def __init__(self) -> None:
+        self.published: list[tuple[str, str, dict[str, Any]]] = []
+
+    def publish_all(self, topic: str, items: Any) -> int:
+        items = list(items)
+        self.published += [(topic, key, payload) for key, payload in items]
+        return len(items)
+
+
+def seed(engine: Engine) -> None:
+    with Session(engine) as s:
+        s.add(Person(id="p1", name="Anna", email="anna@example.com", country="NL", locale="nl"))
+        s.add(Incident(id="I1", title="Leak", severity="high", status="enriched",
+                       description={"en": "d"}, impact={"en": "i"}, measures_taken={"en": "m"},
+                       measures_planned={"en": "p"}, advice={"en": ""}, remedies={"en": "r"},
+                       categories=["contact"], aware_at=NOW))
+        s.commit()
+        s.add(Notice(incident_id="I1", person_id="p1", recipient_id="p1", status="pending"))
+        s.commit()
+
+
+def dispatcher(engine: Engine, channel: InMemoryChannel,
+               publisher: RecordingPublisher) -> Dispatcher:
+    composer = Composer(Renderer(templates_dir()), message_domain="example.org")
+    return Dispatcher(engine, {"email": channel}, composer,
+                      settings=DispatchSettings(claim_lease_seconds=60, max_tries=3),
+                      publisher=publisher, topics=Topics("notices", "notices.retry"),
+                      worker_id="w-new", clock=lambda: NOW)
+
+
+async def test_a_notice_another_worker_is_sending_is_looked_at_again_when_its_lease_ends(
+    engine: Engine,
+) -> None:
+    seed(engine)
+    claimed = NOW - timedelta(seconds=5)  # a worker that may have died five seconds ago
+    with Session(engine) as s:
+        s.add(DeliveryAttempt(idempotency_key=KEY, incident_id="I1", person_id="p1",
+                              channel="email", notice_version=1, status="sending",
+                              message_id="m@example.org", worker_id="w-dead", claimed_at=claimed))
+        s.commit()
+    channel, publisher = EmailStandIn(), RecordingPublisher()
+    await dispatcher(engine, channel, publisher).handle([NoticeJob("I1", "p1", 1)])
+    assert channel.sent == []
+    [(topic, key, payload)] = publisher.published
+    assert (topic, key) == ("notices.retry", "p1")
+    assert datetime.fromisoformat(payload["not_before"]) == claimed + timedelta(seconds=60)
+
+
+async def test_a_job_for_an_unknown_incident_is_skipped_without_stopping_the_dispatcher(
+    engine: Engine,
+) -> None:
+    seed(engine)
+    channel, publisher = EmailStandIn(), RecordingPublisher()
+    result = await dispatcher(engine, channel, publisher).handle([NoticeJob("NOPE", "p1", 1)])
+    assert (result.skipped, result.sent) == (1, 0)
+
+
+async def test_our_own_defect_while_sending_is_retried_not_recorded_as_a_refusal(
+    engine: Engine,
+) -> None:
+    seed(engine)
+    channel, publisher = EmailStandIn(), RecordingPublisher()
+    channel.fail_for("anna@example.com", RuntimeError("bug in a template filter"))
+    result = await dispatcher(engine, channel, publisher).handle([NoticeJob("I1", "p1", 1)])
+    with Session(engine) as s:
+        attempt = s.get(DeliveryAttempt, KEY)
+    assert result.retried == 1
+    assert attempt is not None and attempt.status == "retry"
+    assert "internal error: RuntimeError" in (attempt.error or "")
