@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -134,9 +135,25 @@ class Dispatcher:
                     ready.append(d)
                 except Exception as exc:  # a defect in one notice must not stop the others
                     outcomes.append(_outcome(d, exc))
-            results = await channel.deliver_many(messages)
-            outcomes.extend(_outcome(d, r) for d, r in zip(ready, results, strict=True))
+            outcomes.extend(await self._deliver_within_lease(channel, ready, messages))
         return outcomes
+
+    async def _deliver_within_lease(
+        self, channel: Channel, ready: list[Delivery], messages: list[RenderedMessage]
+    ) -> list[Outcome]:
+        """Claims must be recorded before their lease ends, or another worker would take them
+        over while this one is still sending. A batch that runs out of time is recorded as a
+        retry: a notice that did go out is resent once, with the same Message-ID."""
+        deadline = 0.8 * self._settings.claim_lease_seconds
+        try:
+            results = await asyncio.wait_for(channel.deliver_many(messages), timeout=deadline)
+        except TimeoutError:
+            log.warning("batch_over_deadline", channel=channel.name, notices=len(ready),
+                        deadline_s=deadline)
+            return [Outcome(d.key, d.notice_id, d.channel, AttemptStatus.RETRY,
+                            error=f"not confirmed within {deadline:.0f} s (claim lease)")
+                    for d in ready]
+        return [_outcome(d, r) for d, r in zip(ready, results, strict=True)]
 
     def _settle(self, o: Outcome, tries: int) -> Outcome:
         """A transient failure that used up its tries becomes permanent on this channel."""

@@ -59,7 +59,7 @@ def test_a_dispatcher_killed_between_claim_and_send_leaves_no_one_unnotified(
     sqlite_url: str, kafka_broker: LocalBroker, smtp_server: RecordingSMTPServer,
 ) -> None:
     settings = make_settings(sqlite_url, kafka_broker, smtp_server, batch_size=50,
-                             claim_lease_seconds=1.0)
+                             claim_lease_seconds=5.0)
     rows = people(200)
     incident_id = run_until_crash(settings, "dispatch.after_claim@2", rows)
     before_restart = len(smtp_server.messages)
@@ -75,7 +75,7 @@ def test_a_dispatcher_killed_after_send_before_record_resends_with_the_same_mess
     postgres_url: str, kafka_broker: LocalBroker, smtp_server: RecordingSMTPServer,
 ) -> None:
     settings = make_settings(postgres_url, kafka_broker, smtp_server, batch_size=50,
-                             claim_lease_seconds=1.0)
+                             claim_lease_seconds=5.0)
     rows = people(200)
     incident_id = run_until_crash(settings, "dispatch.before_record@2", rows)
     with runtime(settings) as rt, workers(rt):

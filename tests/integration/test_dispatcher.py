@@ -3,6 +3,7 @@ email so each decision is visible: takeovers, unknown incidents, our own defects
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -96,3 +97,28 @@ async def test_our_own_defect_while_sending_is_retried_not_recorded_as_a_refusal
     assert result.retried == 1
     assert attempt is not None and attempt.status == "retry"
     assert "internal error: RuntimeError" in (attempt.error or "")
+
+
+class StalledChannel(EmailStandIn):
+    """A relay that accepts the connection and then never answers."""
+
+    async def deliver(self, msg: Any) -> Any:
+        await asyncio.sleep(3600)
+
+
+async def test_a_batch_still_unconfirmed_near_the_end_of_its_lease_is_recorded_as_a_retry(
+    engine: Engine,
+) -> None:
+    seed(engine)
+    publisher = RecordingPublisher()
+    composer = Composer(Renderer(templates_dir()), message_domain="example.org")
+    slow = Dispatcher(engine, {"email": StalledChannel()}, composer,
+                      settings=DispatchSettings(claim_lease_seconds=0.5),
+                      publisher=publisher, topics=Topics("notices", "notices.retry"),
+                      worker_id="w-slow", clock=lambda: NOW)
+    result = await slow.handle([NoticeJob("I1", "p1", 1)])
+    with Session(engine) as s:
+        attempt = s.get(DeliveryAttempt, KEY)
+    assert result.retried == 1
+    assert attempt is not None and attempt.status == "retry"
+    assert "claim lease" in (attempt.error or "")
