@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import structlog
+from sqlmodel import Session
 
 from incident.adapters.kafka_bus import MessageConsumer, MessageProducer, Record
 from incident.adapters.tables import AuditEvent
@@ -98,8 +99,6 @@ def _dead_letter(rt: Runtime, producer: MessageProducer, record: Record, reason:
     producer.publish_all(rt.settings.kafka.dead_topic, [(record.key or "", {
         "topic": record.topic, "partition": record.partition, "offset": record.offset,
         "reason": reason, "value": record.value.decode("utf-8", "replace")})])
-    from sqlmodel import Session
-
     with Session(rt.engine) as session:
         session.add(AuditEvent(kind="poison_message", at=utcnow(), detail={
             "topic": record.topic, "offset": record.offset, "reason": reason}))

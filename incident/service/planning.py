@@ -59,6 +59,7 @@ def _plan_incident(
     people = {p.id: p for p in session.exec(select(Person).where(col(Person.id).in_(wanted)))}
     attempts = _attempts(session, incident, ids, chain)
     plan.skipped += len(person_ids) - len(notices)
+    kinds = {name: channel.contact_kind for name, channel in channels.items()}
     for notice in notices:
         if notice.status != NoticeStatus.PENDING.value:
             plan.skipped += 1
@@ -72,7 +73,7 @@ def _plan_incident(
                     if (p := ch.recipient_problem(contact_point(ch.contact_kind, recipient)))}
         route = next_channel(preferred_order(chain, recipient.channel_preferences),
                              available=channels.keys(), contact_problems=problems,
-                             contact_kinds={n: c.contact_kind for n, c in channels.items()},
+                             contact_kinds=kinds,
                              exhausted=exhausted)
         if route.channel is None:
             plan.unreachable[notice.id] = route.reason
