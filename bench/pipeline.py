@@ -42,8 +42,11 @@ def start_sink() -> tuple[int, subprocess.Popen[bytes] | None, str]:
     port = free_port()
     binary = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
     if os.path.exists(binary):
-        proc = subprocess.Popen([binary, "-c", "-u", "nobody", f"127.0.0.1:{port}", "256"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [binary, "-c", "-u", "nobody", f"127.0.0.1:{port}", "256"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(0.3)
         return port, proc, "smtp-sink (postfix)"
     from incident.adapters.local_smtp import LocalMaildirServer
@@ -62,13 +65,20 @@ def smtp_ceiling(port: int, *, messages: int = 20_000, connections: int = 8) -> 
 
     from channels.mime import build_message
 
-    body = build_message(sender="bench@example.org", recipient="sink@example.com",
-                         subject="ceiling", text="x" * 2000, html=None,
-                         message_id="ceiling@example.org")
+    body = build_message(
+        sender="bench@example.org",
+        recipient="sink@example.com",
+        subject="ceiling",
+        text="x" * 2000,
+        html=None,
+        message_id="ceiling@example.org",
+    )
 
     async def run() -> float:
-        clients = [aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
-                   for _ in range(connections)]
+        clients = [
+            aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
+            for _ in range(connections)
+        ]
         await asyncio.gather(*(c.connect() for c in clients))
         per = messages // connections
         start = time.perf_counter()
@@ -89,8 +99,11 @@ def claim_windows_ms(engine: Engine) -> list[float]:
     """Per notice, how long its key stayed `sending` (claimed, not yet recorded): the window in
     which a crash makes the notice go out twice, with the same Message-ID (DESIGN §2)."""
     with Session(engine) as session:
-        rows = session.exec(select(DeliveryAttempt.claimed_at, DeliveryAttempt.sent_at)
-                            .where(DeliveryAttempt.status == "sent")).all()
+        rows = session.exec(
+            select(DeliveryAttempt.claimed_at, DeliveryAttempt.sent_at).where(
+                DeliveryAttempt.status == "sent"
+            )
+        ).all()
     return sorted((sent - claimed).total_seconds() * 1000 for claimed, sent in rows if sent)
 
 
@@ -124,8 +137,9 @@ def main() -> int:
         procs = DispatcherProcesses(rt, args.dispatchers if args.dispatchers > 1 else 0).start()
         time.sleep(4)  # let consumer groups join before the clock starts
         start = time.perf_counter()
-        incident_id = raise_incident(rt.engine, spec, topic=settings.kafka.incidents_topic,
-                                     now=datetime.now(UTC))
+        incident_id = raise_incident(
+            rt.engine, spec, topic=settings.kafka.incidents_topic, now=datetime.now(UTC)
+        )
         enriched_at = None
         while time.perf_counter() - start < args.timeout and not stop.is_set():
             counts = notice_counts(rt.engine, incident_id)
@@ -153,16 +167,24 @@ def main() -> int:
     print(f"enrichment finished after {enriched_at or float('nan'):.1f} s")
     print(f"sent {counts.sent:,}, unreachable {counts.unreachable:,}, pending {counts.pending:,}")
     rate = counts.settled / elapsed
-    print(f"end to end: {elapsed:.1f} s = {rate:,.0f} notices/s "
-          f"({args.dispatchers} dispatcher{'s' if args.dispatchers > 1 else ''})")
-    print(f"SMTP ceiling in this run (pre-serialised, 8 connections): {ceiling:,.0f} msgs/s; "
-          f"pipeline = {rate / ceiling:.0%} of it (target for 1M people: >= 50%)")
+    print(
+        f"end to end: {elapsed:.1f} s = {rate:,.0f} notices/s "
+        f"({args.dispatchers} dispatcher{'s' if args.dispatchers > 1 else ''})"
+    )
+    print(
+        f"SMTP ceiling in this run (pre-serialised, 8 connections): {ceiling:,.0f} msgs/s; "
+        f"pipeline = {rate / ceiling:.0%} of it (target for 1M people: >= 50%)"
+    )
     if window:
         p50, p99 = (window[min(len(window) - 1, int(q * len(window)))] for q in (0.5, 0.99))
-        print(f"claim→record window per notice: p50 {p50:.0f} ms, p99 {p99:.0f} ms,"
-              f" max {window[-1]:.0f} ms")
-    print(f"peak RSS: this process {rss_mb:,.0f} MB; largest child (dispatcher, broker, sink) "
-          f"{child_mb:,.0f} MB")
+        print(
+            f"claim→record window per notice: p50 {p50:.0f} ms, p99 {p99:.0f} ms,"
+            f" max {window[-1]:.0f} ms"
+        )
+    print(
+        f"peak RSS: this process {rss_mb:,.0f} MB; largest child (dispatcher, broker, sink) "
+        f"{child_mb:,.0f} MB"
+    )
     shutil.rmtree(workdir, ignore_errors=True)
     return 0 if counts.done else 1
 

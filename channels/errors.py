@@ -1,10 +1,10 @@
 """Errors raised by channel adapters. Library errors are mapped to these at the boundary.
 
-    ChannelError(channel, reason)
-    ├── TransientChannelError(ChannelError, ConnectionError)   retry with backoff
-    │   └── ChannelTimeout(TransientChannelError, TimeoutError)
-    └── PermanentChannelError                                  no retry: next channel in the chain
-        └── RecipientRejected                                  this contact point is unusable
+ChannelError(channel, reason)
+├── TransientChannelError(ChannelError, ConnectionError)   retry with backoff
+│   └── ChannelTimeout(TransientChannelError, TimeoutError)
+└── PermanentChannelError                                  no retry: next channel in the chain
+    └── RecipientRejected                                  this contact point is unusable
 """
 
 from __future__ import annotations

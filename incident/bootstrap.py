@@ -55,12 +55,16 @@ def start_runtime(settings: Settings, *, embedded_ok: bool = True) -> Runtime:
         broker = stack.enter_context(LocalBroker())
         servers = broker.bootstrap_servers
         log.info("local_broker_started", bootstrap_servers=servers)
-    ensure_topics(settings.kafka, servers, {
-        settings.kafka.incidents_topic: 1,
-        settings.kafka.notices_topic: settings.kafka.notices_partitions,
-        settings.kafka.retry_topic: settings.kafka.notices_partitions,
-        settings.kafka.dead_topic: 1,
-    })
+    ensure_topics(
+        settings.kafka,
+        servers,
+        {
+            settings.kafka.incidents_topic: 1,
+            settings.kafka.notices_topic: settings.kafka.notices_partitions,
+            settings.kafka.retry_topic: settings.kafka.notices_partitions,
+            settings.kafka.dead_topic: 1,
+        },
+    )
     smtp, maildir = settings.smtp, None
     if not smtp.host:
         _require_embedded(embedded_ok, "smtp.host")
@@ -68,17 +72,28 @@ def start_runtime(settings: Settings, *, embedded_ok: bool = True) -> Runtime:
         server = LocalMaildirServer(maildir)
         server.start()
         stack.callback(server.stop)
-        smtp = smtp.model_copy(update={"host": server.host, "port": server.port,
-                                       "start_tls": False, "username": None, "password": None})
+        smtp = smtp.model_copy(
+            update={
+                "host": server.host,
+                "port": server.port,
+                "start_tls": False,
+                "username": None,
+                "password": None,
+            }
+        )
         log.info("local_smtp_started", port=server.port, maildir=str(maildir))
     return Runtime(settings, engine, servers, smtp, maildir, stack)
 
 
 def _require_embedded(allowed: bool, setting: str) -> None:
     if not allowed:
-        raise ConfigError("settings", setting, setting,
-                          "is empty; `serve` needs a real server (the embedded default is for "
-                          "`demo`), or pass --embedded")
+        raise ConfigError(
+            "settings",
+            setting,
+            setting,
+            "is empty; `serve` needs a real server (the embedded default is for "
+            "`demo`), or pass --embedded",
+        )
 
 
 def build_channels(runtime: Runtime) -> dict[str, Channel]:
@@ -86,8 +101,12 @@ def build_channels(runtime: Runtime) -> dict[str, Channel]:
     built: dict[str, Channel] = {}
     for name in runtime.settings.dispatch.fallback_chain:
         if name not in CHANNELS:
-            raise ConfigError("settings", "dispatch.fallback_chain", name,
-                              f"no such channel; available: {sorted(CHANNELS)}")
+            raise ConfigError(
+                "settings",
+                "dispatch.fallback_chain",
+                name,
+                f"no such channel; available: {sorted(CHANNELS)}",
+            )
         if name == "email":
             built[name] = email_channel(runtime.smtp)
     return built
@@ -95,17 +114,27 @@ def build_channels(runtime: Runtime) -> dict[str, Channel]:
 
 def email_channel(smtp: SmtpSettings) -> EmailChannel:
     return EmailChannel(
-        hostname=smtp.host, port=smtp.port, sender=smtp.sender, username=smtp.username,
-        password=smtp.password, start_tls=smtp.start_tls, use_tls=smtp.use_tls,
-        validate_certs=smtp.validate_certs, ca_file=smtp.ca_file, timeout=smtp.timeout,
+        hostname=smtp.host,
+        port=smtp.port,
+        sender=smtp.sender,
+        username=smtp.username,
+        password=smtp.password,
+        start_tls=smtp.start_tls,
+        use_tls=smtp.use_tls,
+        validate_certs=smtp.validate_certs,
+        ca_file=smtp.ca_file,
+        timeout=smtp.timeout,
         pool_size=smtp.pool_size,
     )
 
 
 def contact_checks(settings: Settings) -> dict[str, ContactCheck]:
     """Contact-point checks of the channels in use, keyed by the contact kind they need."""
-    return {CHANNELS[name].contact_kind: CHANNELS[name].recipient_problem
-            for name in settings.dispatch.fallback_chain if name in CHANNELS}
+    return {
+        CHANNELS[name].contact_kind: CHANNELS[name].recipient_problem
+        for name in settings.dispatch.fallback_chain
+        if name in CHANNELS
+    }
 
 
 def build_composer(settings: Settings) -> Composer:

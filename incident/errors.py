@@ -1,12 +1,12 @@
 """Errors of the incident package.
 
-    BreachNoticeError
-    ├── InvalidInput(field, value, rule)      bad incident / facts / person data: exit code 2
-    ├── ConfigError(file, entry, field)       malformed settings or rules file: fails at start
-    ├── SchemaVersionMismatch                 database made by another version of the schema
-    ├── NotFound(kind, key)                   an id that is not in the database
-    ├── TemplateNotFound(channel, template, locale)  notice template missing: fails at start
-    └── PoisonMessage(topic, reason)          a queue message that can never be processed
+BreachNoticeError
+├── InvalidInput(field, value, rule)      bad incident / facts / person data: exit code 2
+├── ConfigError(file, entry, field)       malformed settings or rules file: fails at start
+├── SchemaVersionMismatch                 database made by another version of the schema
+├── NotFound(kind, key)                   an id that is not in the database
+├── TemplateNotFound(channel, template, locale)  notice template missing: fails at start
+└── PoisonMessage(topic, reason)          a queue message that can never be processed
 """
 
 from __future__ import annotations

@@ -14,10 +14,26 @@ from typing import Any
 
 import structlog
 
-PII_KEYS = frozenset({
-    "email", "phone", "address", "postal_address", "recipient", "to", "name", "body",
-    "body_text", "body_html", "text", "html", "subject", "message", "contact", "rcpt",
-})
+PII_KEYS = frozenset(
+    {
+        "email",
+        "phone",
+        "address",
+        "postal_address",
+        "recipient",
+        "to",
+        "name",
+        "body",
+        "body_text",
+        "body_html",
+        "text",
+        "html",
+        "subject",
+        "message",
+        "contact",
+        "rcpt",
+    }
+)
 REDACTED = "[redacted]"
 _EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<![\w:.-])\+?\d[\d ().-]{7,}\d(?![\w:.-])")
@@ -90,11 +106,17 @@ def configure_logging(
 
 def _route_stdlib_logging(stream: Any, shared: list[Any], renderer: Any, level: str) -> None:
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    structlog.processors.format_exc_info, redact_pii, renderer],
-    ))
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                redact_pii,
+                renderer,
+            ],
+        )
+    )
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(logging.getLevelNamesMapping()[level.upper()])

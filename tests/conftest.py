@@ -20,7 +20,9 @@ from incident.adapters.local_broker import LocalBroker
 
 pytest_plugins = ["tests.support.smtp"]
 
-POSTGRES_DSN = os.environ.get("BREACHNOTICE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_DSN = os.environ.get(
+    "BREACHNOTICE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+)
 
 
 def _missing(what: str) -> None:
@@ -71,3 +73,21 @@ def engine(database_url: str) -> Iterator[Engine]:
     create_schema(eng)
     yield eng
     eng.dispose()
+
+
+_PEER_MARKS = {"kafka_broker": "kafka", "postgres_url": "postgres"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by the real peers it uses, and the end-to-end ones as slow, so
+    `-m 'not slow'` or `-m 'not kafka'` select what a quick local run needs."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        for fixture, mark in _PEER_MARKS.items():
+            if fixture in fixtures:
+                item.add_marker(mark)
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("database_url") == "postgres":
+            item.add_marker("postgres")
+        if "/e2e/" in str(item.path) or "/faults/" in str(item.path):
+            item.add_marker("slow")

@@ -108,7 +108,12 @@ class MessageProducer:
 
 class MessageConsumer:
     def __init__(
-        self, settings: KafkaSettings, bootstrap: str, *, group_id: str, topics: list[str],
+        self,
+        settings: KafkaSettings,
+        bootstrap: str,
+        *,
+        group_id: str,
+        topics: list[str],
         member: str | None = None,
     ) -> None:
         """`member` names this consumer within the service instance (e.g. `dispatcher-1`); with

@@ -44,9 +44,7 @@ def _json_list() -> Any:
 
 
 def _instant(nullable: bool = True, index: bool = False) -> Any:
-    return Field(
-        default=None, sa_column=Column(UtcDateTime(), nullable=nullable, index=index)
-    )
+    return Field(default=None, sa_column=Column(UtcDateTime(), nullable=nullable, index=index))
 
 
 class SchemaInfo(SQLModel, table=True):

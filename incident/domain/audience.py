@@ -54,8 +54,11 @@ def decide_audience(
 ) -> AudienceDecision:
     """A minor is told through their guardian; a minor without one on file is told directly,
     and the missing guardian is recorded so a person follows it up (never dropped)."""
-    minor = is_minor(entry, today=today, age_of_majority=majority_ages.get(
-        entry.country, majority_ages.get("default", 18)))
+    minor = is_minor(
+        entry,
+        today=today,
+        age_of_majority=majority_ages.get(entry.country, majority_ages.get("default", 18)),
+    )
     recipient = guardian if (minor and guardian is not None) else entry
     problems = {
         kind: problem

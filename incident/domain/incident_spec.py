@@ -13,10 +13,17 @@ from incident.domain.model import DataCategory, Severity
 from incident.errors import InvalidInput, InvalidInputs
 
 LOCALE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?$")
-KNOWN_FLAGS = frozenset({
-    "encrypted", "critical_infrastructure", "public_company", "hipaa_covered", "nis2_entity",
-    "state_organ", "trust_service_provider",
-})
+KNOWN_FLAGS = frozenset(
+    {
+        "encrypted",
+        "critical_infrastructure",
+        "public_company",
+        "hipaa_covered",
+        "nis2_entity",
+        "state_organ",
+        "trust_service_provider",
+    }
+)
 
 
 def _localised(value: Any) -> dict[str, str]:
@@ -90,7 +97,11 @@ class IncidentSpec(BaseModel):
     flags: dict[str, bool] = Field(default_factory=dict)
 
     _texts = field_validator(
-        "description", "impact", "measures_taken", "measures_planned", "remedies",
+        "description",
+        "impact",
+        "measures_taken",
+        "measures_planned",
+        "remedies",
         mode="before",
     )(_localised)
 

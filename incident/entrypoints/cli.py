@@ -27,8 +27,11 @@ from incident.settings import Settings
 if TYPE_CHECKING:
     from incident.bootstrap import Runtime
 
-app = typer.Typer(help="Tell people and regulators about a personal-data breach, on time.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Tell people and regulators about a personal-data breach, on time.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 incident_app = typer.Typer(help="Raise and inspect incidents.", no_args_is_help=True)
 app.add_typer(incident_app, name="incident")
 err = Console(stderr=True)
@@ -42,10 +45,10 @@ def _settings(*, quiet: bool = False) -> Settings:
     except BreachNoticeError as exc:
         err.print(f"[red]configuration error:[/red] {exc}")
         raise typer.Exit(2) from exc
-    level = "warning" if quiet and "BREACHNOTICE_LOG_LEVEL" not in os.environ \
-        else settings.log_level
-    configure_logging(fmt=settings.log_format, level=level,
-                      libraries=settings.log_library_level)
+    level = (
+        "warning" if quiet and "BREACHNOTICE_LOG_LEVEL" not in os.environ else settings.log_level
+    )
+    configure_logging(fmt=settings.log_format, level=level, libraries=settings.log_library_level)
     return settings
 
 
@@ -65,8 +68,9 @@ def raise_cmd(
         raise typer.Exit(2) from exc
     engine = make_engine(settings.database_url)
     create_schema(engine)
-    incident_id = raise_incident(engine, spec, topic=settings.kafka.incidents_topic,
-                                 now=datetime.now(UTC))
+    incident_id = raise_incident(
+        engine, spec, topic=settings.kafka.incidents_topic, now=datetime.now(UTC)
+    )
     typer.echo(json.dumps({"incident_id": incident_id}) if as_json else incident_id)
 
 
@@ -77,13 +81,27 @@ def status_cmd(incident_id: str) -> None:
     engine = make_engine(settings.database_url)
     create_schema(engine)
     counts = notice_counts(engine, incident_id)
-    typer.echo(json.dumps({"incident_id": incident_id, "affected": counts.affected,
-                           "pending": counts.pending, "sent": counts.sent,
-                           "unreachable": counts.unreachable}))
+    typer.echo(
+        json.dumps(
+            {
+                "incident_id": incident_id,
+                "affected": counts.affected,
+                "pending": counts.pending,
+                "sent": counts.sent,
+                "unreachable": counts.unreachable,
+            }
+        )
+    )
 
 
-CLOCKS = ("determined_at", "material_at", "assessed_at", "handled_at",
-          "law_enforcement_delay_start", "law_enforcement_delay_end")
+CLOCKS = (
+    "determined_at",
+    "material_at",
+    "assessed_at",
+    "handled_at",
+    "law_enforcement_delay_start",
+    "law_enforcement_delay_end",
+)
 
 
 @incident_app.command("clock")
@@ -91,8 +109,12 @@ def clock_cmd(
     incident_id: str,
     name: Annotated[str, typer.Argument(help=f"One of: {', '.join(CLOCKS)}.")],
     at: Annotated[str | None, typer.Option(help="ISO 8601 time with offset; default now.")] = None,
-    national_security: Annotated[bool, typer.Option(
-        help="A law-enforcement delay on a national-security or public-safety finding.")] = False,
+    national_security: Annotated[
+        bool,
+        typer.Option(
+            help="A law-enforcement delay on a national-security or public-safety finding."
+        ),
+    ] = False,
 ) -> None:
     """Record an instant that starts or pauses a deadline clock, then recompute obligations."""
     from sqlmodel import Session
@@ -137,16 +159,21 @@ def demo(
 
 @app.command()
 def serve(
-    embedded: Annotated[bool, typer.Option(
-        help="Start the local broker/SMTP server where none is configured.")] = False,
-    dispatchers: Annotated[int, typer.Option(
-        min=1, help="Dispatchers; more than one run as processes, one per core.")] = 1,
+    embedded: Annotated[
+        bool, typer.Option(help="Start the local broker/SMTP server where none is configured.")
+    ] = False,
+    dispatchers: Annotated[
+        int, typer.Option(min=1, help="Dispatchers; more than one run as processes, one per core.")
+    ] = 1,
 ) -> None:
     """Run relay, enricher and dispatcher until SIGTERM/SIGINT, then finish in-flight work."""
     from incident.entrypoints.workers import run_all
 
-    _serve(embedded, lambda rt, stop: run_all(rt, stop, dispatchers=1 if dispatchers == 1 else 0),
-           dispatcher_processes=0 if dispatchers == 1 else dispatchers)
+    _serve(
+        embedded,
+        lambda rt, stop: run_all(rt, stop, dispatchers=1 if dispatchers == 1 else 0),
+        dispatcher_processes=0 if dispatchers == 1 else dispatchers,
+    )
 
 
 class WorkerKind(StrEnum):
@@ -158,11 +185,17 @@ class WorkerKind(StrEnum):
 @app.command()
 def worker(
     kind: Annotated[WorkerKind, typer.Argument(help="Which worker to run.")],
-    index: Annotated[int, typer.Option(
-        min=0, help="Dispatchers of one instance need distinct indexes when "
-                    "kafka.instance_id is set (static group membership).")] = 0,
-    embedded: Annotated[bool, typer.Option(
-        help="Start the local broker/SMTP server where none is configured.")] = False,
+    index: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Dispatchers of one instance need distinct indexes when "
+            "kafka.instance_id is set (static group membership).",
+        ),
+    ] = 0,
+    embedded: Annotated[
+        bool, typer.Option(help="Start the local broker/SMTP server where none is configured.")
+    ] = False,
 ) -> None:
     """Run a single worker until SIGTERM: scale dispatchers out by starting more processes."""
     from incident.entrypoints import workers
@@ -170,13 +203,20 @@ def worker(
     def dispatcher(rt: Runtime, stop: threading.Event) -> None:
         workers.run_dispatcher(rt, stop, index=index)
 
-    target = {"relay": workers.run_relay, "enricher": workers.run_enricher,
-              "dispatcher": dispatcher}[kind.value]
+    target = {
+        "relay": workers.run_relay,
+        "enricher": workers.run_enricher,
+        "dispatcher": dispatcher,
+    }[kind.value]
     _serve(embedded, lambda rt, stop: workers.start_threads(rt, stop, [(kind.value, target)]))
 
 
-def _serve(embedded: bool, start: Callable[[Runtime, threading.Event], list[threading.Thread]],
-           *, dispatcher_processes: int = 0) -> None:
+def _serve(
+    embedded: bool,
+    start: Callable[[Runtime, threading.Event], list[threading.Thread]],
+    *,
+    dispatcher_processes: int = 0,
+) -> None:
     from incident.bootstrap import start_runtime
     from incident.entrypoints.processes import DispatcherProcesses
 

@@ -51,10 +51,15 @@ def _run(runtime: Runtime, *, people: int, timeout: float, started: float) -> in
         seed_directory(runtime.engine, people)
     spec = load_incident_file(config_dir() / "examples" / "incident.yaml")
     # The sample incident was found two hours ago, so its deadline clocks read like a real one's.
-    spec = spec.model_copy(update={"aware_at": datetime.now(UTC) - timedelta(hours=2),
-                                   "occurred_at": datetime.now(UTC) - timedelta(days=1)})
-    incident_id = raise_incident(runtime.engine, spec, topic=runtime.settings.kafka.incidents_topic,
-                                 now=datetime.now(UTC))
+    spec = spec.model_copy(
+        update={
+            "aware_at": datetime.now(UTC) - timedelta(hours=2),
+            "occurred_at": datetime.now(UTC) - timedelta(days=1),
+        }
+    )
+    incident_id = raise_incident(
+        runtime.engine, spec, topic=runtime.settings.kafka.incidents_topic, now=datetime.now(UTC)
+    )
     console.print(f"raised incident [bold]{incident_id}[/bold]: {spec.title}")
     stop = threading.Event()
     threads = run_all(runtime, stop)
@@ -66,10 +71,15 @@ def _run(runtime: Runtime, *, people: int, timeout: float, started: float) -> in
     return 0 if counts.done else 1
 
 
-def _follow(runtime: Runtime, incident_id: str, people: int, stop: threading.Event,
-            *, deadline: float) -> NoticeCounts:
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
+def _follow(
+    runtime: Runtime, incident_id: str, people: int, stop: threading.Event, *, deadline: float
+) -> NoticeCounts:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console) as progress:
         enriched = progress.add_task("people enriched", total=people)
         notified = progress.add_task("notices settled", total=people)
@@ -85,15 +95,21 @@ def _follow(runtime: Runtime, incident_id: str, people: int, stop: threading.Eve
 def _obligations(runtime: Runtime, incident_id: str, *, shown: int = 8) -> None:
     with Session(runtime.engine) as session:
         rows = open_obligations(session, incident_id=incident_id)
-    table = Table(title=f"{len(rows)} obligations, soonest first "
-                        f"(breachnotice obligations {incident_id})")
+    table = Table(
+        title=f"{len(rows)} obligations, soonest first (breachnotice obligations {incident_id})"
+    )
     for column in ("regime", "recipient", "stage", "due (UTC)", "jurisdiction"):
         table.add_column(column)
     far = datetime.max.replace(tzinfo=UTC)
     for row in sorted(rows, key=lambda r: r.due or r.target or far)[:shown]:
         when = row.due or row.target
-        table.add_row(row.regime, row.recipient, row.stage,
-                      f"{when:%Y-%m-%d %H:%M}" if when else "-", row.jurisdiction)
+        table.add_row(
+            row.regime,
+            row.recipient,
+            row.stage,
+            f"{when:%Y-%m-%d %H:%M}" if when else "-",
+            row.jurisdiction,
+        )
     console.print(table)
 
 

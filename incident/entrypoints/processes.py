@@ -14,8 +14,9 @@ from incident.settings import Settings
 def _dispatcher_main(settings: Settings, stop: ProcessEvent, index: int) -> None:
     from incident.entrypoints.workers import run_dispatcher
 
-    configure_logging(fmt=settings.log_format, level=settings.log_level,
-                      libraries=settings.log_library_level)
+    configure_logging(
+        fmt=settings.log_format, level=settings.log_level, libraries=settings.log_library_level
+    )
     runtime = start_runtime(settings, embedded_ok=False)
     try:
         run_dispatcher(runtime, stop, index=index)
@@ -28,14 +29,18 @@ class DispatcherProcesses:
 
     def __init__(self, runtime: Runtime, count: int) -> None:
         kafka = runtime.settings.kafka.model_copy(
-            update={"bootstrap_servers": runtime.bootstrap_servers})
-        self._settings = runtime.settings.model_copy(update={"kafka": kafka,
-                                                             "smtp": runtime.smtp})
+            update={"bootstrap_servers": runtime.bootstrap_servers}
+        )
+        self._settings = runtime.settings.model_copy(update={"kafka": kafka, "smtp": runtime.smtp})
         context = multiprocessing.get_context("spawn")  # no inherited threads or connections
         self._stop = context.Event()
         self._procs = [
-            context.Process(target=_dispatcher_main, args=(self._settings, self._stop, i),
-                            name=f"dispatcher-{i}", daemon=True)
+            context.Process(
+                target=_dispatcher_main,
+                args=(self._settings, self._stop, i),
+                name=f"dispatcher-{i}",
+                daemon=True,
+            )
             for i in range(count)
         ]
 

@@ -56,12 +56,21 @@ def run_relay(rt: Runtime, stop: StopFlag, *, interval: float = 0.2) -> None:
 
 def run_enricher(rt: Runtime, stop: StopFlag) -> None:
     kafka = rt.settings.kafka
-    consumer = MessageConsumer(kafka, rt.bootstrap_servers, group_id=kafka.enricher_group,
-                               topics=[kafka.incidents_topic], member="enricher")
+    consumer = MessageConsumer(
+        kafka,
+        rt.bootstrap_servers,
+        group_id=kafka.enricher_group,
+        topics=[kafka.incidents_topic],
+        member="enricher",
+    )
     producer = MessageProducer(kafka, rt.bootstrap_servers)
     checks = contact_checks(rt.settings)
-    events, jobs = resume_from_database(rt.engine, producer, incidents_topic=kafka.incidents_topic,
-                                        notices_topic=kafka.notices_topic)
+    events, jobs = resume_from_database(
+        rt.engine,
+        producer,
+        incidents_topic=kafka.incidents_topic,
+        notices_topic=kafka.notices_topic,
+    )
     if events or jobs:
         log.info("resumed_from_database", stage="enrich", incidents=events, notices=jobs)
     try:
@@ -83,12 +92,19 @@ def _enrich_one(rt: Runtime, record: Record, producer: MessageProducer, checks: 
     except (ValueError, KeyError, TypeError) as exc:
         _dead_letter(rt, producer, record, f"not an incident event: {exc!r}")
         return
-    with structlog.contextvars.bound_contextvars(stage="enrich", incident_id=incident_id,
-                                                 offset=record.offset):
+    with structlog.contextvars.bound_contextvars(
+        stage="enrich", incident_id=incident_id, offset=record.offset
+    ):
         try:
-            enrich_incident(rt.engine, event, publisher=producer,
-                            notices_topic=rt.settings.kafka.notices_topic, checks=checks,
-                            majority_ages=rt.settings.minors, now=utcnow())
+            enrich_incident(
+                rt.engine,
+                event,
+                publisher=producer,
+                notices_topic=rt.settings.kafka.notices_topic,
+                checks=checks,
+                majority_ages=rt.settings.minors,
+                now=utcnow(),
+            )
         except NotFound as exc:
             _dead_letter(rt, producer, record, str(exc))
 
@@ -96,12 +112,29 @@ def _enrich_one(rt: Runtime, record: Record, producer: MessageProducer, checks: 
 def _dead_letter(rt: Runtime, producer: MessageProducer, record: Record, reason: str) -> None:
     """A message that can never be processed: park it with its reason, and record that we did."""
     log.error("poison_message", topic=record.topic, offset=record.offset, reason=reason)
-    producer.publish_all(rt.settings.kafka.dead_topic, [(record.key or "", {
-        "topic": record.topic, "partition": record.partition, "offset": record.offset,
-        "reason": reason, "value": record.value.decode("utf-8", "replace")})])
+    producer.publish_all(
+        rt.settings.kafka.dead_topic,
+        [
+            (
+                record.key or "",
+                {
+                    "topic": record.topic,
+                    "partition": record.partition,
+                    "offset": record.offset,
+                    "reason": reason,
+                    "value": record.value.decode("utf-8", "replace"),
+                },
+            )
+        ],
+    )
     with Session(rt.engine) as session:
-        session.add(AuditEvent(kind="poison_message", at=utcnow(), detail={
-            "topic": record.topic, "offset": record.offset, "reason": reason}))
+        session.add(
+            AuditEvent(
+                kind="poison_message",
+                at=utcnow(),
+                detail={"topic": record.topic, "offset": record.offset, "reason": reason},
+            )
+        )
         session.commit()
 
 
@@ -110,8 +143,7 @@ def parse_job(record: Record) -> tuple[NoticeJob, dict[str, Any], datetime | Non
     data = json.loads(record.value)
     if not isinstance(data, dict):
         raise TypeError(f"expected a JSON object, got {type(data).__name__}")
-    job = NoticeJob(str(data["incident_id"]), str(data["person_id"]),
-                    int(data["notice_version"]))
+    job = NoticeJob(str(data["incident_id"]), str(data["person_id"]), int(data["notice_version"]))
     not_before = datetime.fromisoformat(data["not_before"]) if data.get("not_before") else None
     if not_before is not None and not_before.utcoffset() is None:
         raise ValueError(f"not_before {data['not_before']!r} has no UTC offset")
@@ -119,30 +151,45 @@ def parse_job(record: Record) -> tuple[NoticeJob, dict[str, Any], datetime | Non
 
 
 def run_dispatcher(
-    rt: Runtime, stop: StopFlag, *, index: int = 0,
+    rt: Runtime,
+    stop: StopFlag,
+    *,
+    index: int = 0,
     on_batch: Callable[[BatchResult], None] | None = None,
 ) -> None:
     """`index` tells this instance's dispatchers apart (static group membership)."""
     asyncio.run(_dispatch_loop(rt, stop, index, on_batch))
 
 
-async def _dispatch_loop(rt: Runtime, stop: StopFlag, index: int,
-                         on_batch: Callable[[BatchResult], None] | None) -> None:
+async def _dispatch_loop(
+    rt: Runtime, stop: StopFlag, index: int, on_batch: Callable[[BatchResult], None] | None
+) -> None:
     kafka = rt.settings.kafka
     worker_id = f"dispatcher-{index}-{uuid.uuid4().hex[:8]}"  # unique per run: owns its claims
-    consumer = MessageConsumer(kafka, rt.bootstrap_servers, group_id=kafka.dispatcher_group,
-                               topics=[kafka.notices_topic, kafka.retry_topic],
-                               member=f"dispatcher-{index}")
+    consumer = MessageConsumer(
+        kafka,
+        rt.bootstrap_servers,
+        group_id=kafka.dispatcher_group,
+        topics=[kafka.notices_topic, kafka.retry_topic],
+        member=f"dispatcher-{index}",
+    )
     producer = MessageProducer(kafka, rt.bootstrap_servers)
     channels = build_channels(rt)
-    dispatcher = Dispatcher(rt.engine, channels, build_composer(rt.settings),
-                            settings=rt.settings.dispatch, publisher=producer,
-                            topics=Topics(kafka.notices_topic, kafka.retry_topic),
-                            worker_id=worker_id, clock=utcnow)
+    dispatcher = Dispatcher(
+        rt.engine,
+        channels,
+        build_composer(rt.settings),
+        settings=rt.settings.dispatch,
+        publisher=producer,
+        topics=Topics(kafka.notices_topic, kafka.retry_topic),
+        worker_id=worker_id,
+        clock=utcnow,
+    )
     try:
         while not stop.is_set():
             records = await asyncio.to_thread(
-                consumer.poll, max_records=rt.settings.dispatch.batch_size, timeout_ms=200)
+                consumer.poll, max_records=rt.settings.dispatch.batch_size, timeout_ms=200
+            )
             if not records:
                 continue
             jobs, waiting = _due_jobs(rt, producer, records)
@@ -160,8 +207,9 @@ async def _dispatch_loop(rt: Runtime, stop: StopFlag, index: int,
         producer.close()
 
 
-def _due_jobs(rt: Runtime, producer: MessageProducer,
-              records: list[Record]) -> tuple[list[NoticeJob], float]:
+def _due_jobs(
+    rt: Runtime, producer: MessageProducer, records: list[Record]
+) -> tuple[list[NoticeJob], float]:
     """Jobs due now; retries not yet due go back on the retry topic (a delay loop)."""
     jobs: list[NoticeJob] = []
     later: list[tuple[str, dict[str, Any]]] = []
@@ -185,9 +233,15 @@ def _due_jobs(rt: Runtime, producer: MessageProducer,
 Worker = Callable[[Runtime, threading.Event], None]
 
 
-def run_all(rt: Runtime, stop: threading.Event, *, dispatchers: int = 1,
-            on_batch: Callable[[BatchResult], None] | None = None) -> list[threading.Thread]:
+def run_all(
+    rt: Runtime,
+    stop: threading.Event,
+    *,
+    dispatchers: int = 1,
+    on_batch: Callable[[BatchResult], None] | None = None,
+) -> list[threading.Thread]:
     """Start relay, enricher and dispatcher threads; join them after setting `stop`."""
+
     def dispatcher(index: int) -> Worker:
         return lambda rt, stop: run_dispatcher(rt, stop, index=index, on_batch=on_batch)
 
@@ -196,8 +250,9 @@ def run_all(rt: Runtime, stop: threading.Event, *, dispatchers: int = 1,
     return start_threads(rt, stop, workers)
 
 
-def start_threads(rt: Runtime, stop: threading.Event,
-                  workers: list[tuple[str, Worker]]) -> list[threading.Thread]:
+def start_threads(
+    rt: Runtime, stop: threading.Event, workers: list[tuple[str, Worker]]
+) -> list[threading.Thread]:
     threads = []
     for name, fn in workers:
         thread = threading.Thread(name=name, daemon=True)
@@ -207,9 +262,11 @@ def start_threads(rt: Runtime, stop: threading.Event,
     return threads
 
 
-def _guarded(thread: threading.Thread, fn: Worker, rt: Runtime,
-             stop: threading.Event) -> Callable[[], None]:
+def _guarded(
+    thread: threading.Thread, fn: Worker, rt: Runtime, stop: threading.Event
+) -> Callable[[], None]:
     """A worker that dies takes the service down loudly instead of leaving it half-running."""
+
     def run() -> None:
         try:
             fn(rt, stop)
@@ -218,6 +275,7 @@ def _guarded(thread: threading.Thread, fn: Worker, rt: Runtime,
             log.exception("worker_crashed", worker=thread.name)
             stop.set()
             raise
+
     return run
 
 

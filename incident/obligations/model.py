@@ -67,9 +67,26 @@ class Obligation:
 
 # Fields an assessed Obligation and a stored ObligationRecord both print, in this order.
 SHARED_JSON_FIELDS = (
-    "key", "regime", "recipient", "recipient_name", "stage", "jurisdiction", "persons", "due",
-    "target", "clock_start", "clock_start_kind", "deadline", "clock_note", "time_zone", "reason",
-    "citation", "content_items", "forbidden_items", "law_enforcement_delay", "rule_id",
+    "key",
+    "regime",
+    "recipient",
+    "recipient_name",
+    "stage",
+    "jurisdiction",
+    "persons",
+    "due",
+    "target",
+    "clock_start",
+    "clock_start_kind",
+    "deadline",
+    "clock_note",
+    "time_zone",
+    "reason",
+    "citation",
+    "content_items",
+    "forbidden_items",
+    "law_enforcement_delay",
+    "rule_id",
 )
 
 

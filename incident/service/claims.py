@@ -31,17 +31,35 @@ class ClaimRequest:
 
 
 def claim(
-    session: Session, requests: list[ClaimRequest], *, worker_id: str, now: datetime,
+    session: Session,
+    requests: list[ClaimRequest],
+    *,
+    worker_id: str,
+    now: datetime,
     lease: timedelta,
 ) -> set[str]:
     """Returns the keys this worker now owns. The caller commits before sending."""
     if not requests:
         return set()
-    insert_ignoring_duplicates(session, DeliveryAttempt, [
-        {"idempotency_key": r.key, "incident_id": r.incident_id, "person_id": r.person_id,
-         "channel": r.channel, "notice_version": r.notice_version,
-         "status": AttemptStatus.SENDING.value, "message_id": r.message_id,
-         "worker_id": worker_id, "tries": 1, "claimed_at": now} for r in requests])
+    insert_ignoring_duplicates(
+        session,
+        DeliveryAttempt,
+        [
+            {
+                "idempotency_key": r.key,
+                "incident_id": r.incident_id,
+                "person_id": r.person_id,
+                "channel": r.channel,
+                "notice_version": r.notice_version,
+                "status": AttemptStatus.SENDING.value,
+                "message_id": r.message_id,
+                "worker_id": worker_id,
+                "tries": 1,
+                "claimed_at": now,
+            }
+            for r in requests
+        ],
+    )
     keys = [r.key for r in requests]
     table = DeliveryAttempt.__table__  # type: ignore[attr-defined]
     takeover = or_(
@@ -49,16 +67,22 @@ def claim(
         table.c.status == AttemptStatus.RETRY.value,
     )
     session.execute(
-        update(table).where(table.c.idempotency_key.in_(keys), takeover)
-        .values(status=AttemptStatus.SENDING.value, worker_id=worker_id, claimed_at=now,
-                tries=table.c.tries + 1)
+        update(table)
+        .where(table.c.idempotency_key.in_(keys), takeover)
+        .values(
+            status=AttemptStatus.SENDING.value,
+            worker_id=worker_id,
+            claimed_at=now,
+            tries=table.c.tries + 1,
+        )
     )
     owned = session.exec(
         select(DeliveryAttempt.idempotency_key).where(
             col(DeliveryAttempt.idempotency_key).in_(keys),
             DeliveryAttempt.worker_id == worker_id,
             DeliveryAttempt.claimed_at == now,
-            DeliveryAttempt.status == AttemptStatus.SENDING.value)
+            DeliveryAttempt.status == AttemptStatus.SENDING.value,
+        )
     ).all()
     return set(owned)
 
@@ -68,15 +92,21 @@ def held_elsewhere(session: Session, keys: list[str]) -> dict[str, datetime]:
     moments ago: the caller re-checks them once the lease has run out, rather than dropping them."""
     if not keys:
         return {}
-    rows = session.exec(select(DeliveryAttempt.idempotency_key, DeliveryAttempt.claimed_at)
-                        .where(col(DeliveryAttempt.idempotency_key).in_(keys),
-                               DeliveryAttempt.status == AttemptStatus.SENDING.value)).all()
+    rows = session.exec(
+        select(DeliveryAttempt.idempotency_key, DeliveryAttempt.claimed_at).where(
+            col(DeliveryAttempt.idempotency_key).in_(keys),
+            DeliveryAttempt.status == AttemptStatus.SENDING.value,
+        )
+    ).all()
     return dict(rows)
 
 
 def tries_of(session: Session, keys: Iterable[str]) -> dict[str, int]:
-    rows = session.exec(select(DeliveryAttempt.idempotency_key, DeliveryAttempt.tries)
-                        .where(col(DeliveryAttempt.idempotency_key).in_(list(keys)))).all()
+    rows = session.exec(
+        select(DeliveryAttempt.idempotency_key, DeliveryAttempt.tries).where(
+            col(DeliveryAttempt.idempotency_key).in_(list(keys))
+        )
+    ).all()
     return dict(rows)
 
 
@@ -96,20 +126,34 @@ def record(session: Session, outcomes: list[Outcome], *, worker_id: str, now: da
         return
     table = DeliveryAttempt.__table__  # type: ignore[attr-defined]
     session.execute(
-        update(table).where(table.c.idempotency_key == bindparam("k"),
-                            table.c.worker_id == worker_id)
-        .values(status=bindparam("s"), provider_id=bindparam("p"), error=bindparam("e"),
-                sent_at=bindparam("t")),
-        [{"k": o.key, "s": o.status.value, "p": o.provider_id, "e": o.error,
-          "t": now if o.status is AttemptStatus.SENT else None} for o in outcomes],
+        update(table)
+        .where(table.c.idempotency_key == bindparam("k"), table.c.worker_id == worker_id)
+        .values(
+            status=bindparam("s"),
+            provider_id=bindparam("p"),
+            error=bindparam("e"),
+            sent_at=bindparam("t"),
+        ),
+        [
+            {
+                "k": o.key,
+                "s": o.status.value,
+                "p": o.provider_id,
+                "e": o.error,
+                "t": now if o.status is AttemptStatus.SENT else None,
+            }
+            for o in outcomes
+        ],
     )
     sent = [o for o in outcomes if o.status is AttemptStatus.SENT]
     if sent:
         notices = Notice.__table__  # type: ignore[attr-defined]
         session.execute(
-            update(notices).where(notices.c.id == bindparam("nid"))
-            .values(status=NoticeStatus.SENT.value, channel=bindparam("ch"), updated_at=now,
-                    reason=None),
+            update(notices)
+            .where(notices.c.id == bindparam("nid"))
+            .values(
+                status=NoticeStatus.SENT.value, channel=bindparam("ch"), updated_at=now, reason=None
+            ),
             [{"nid": o.notice_id, "ch": o.channel} for o in sent],
         )
 
@@ -119,8 +163,8 @@ def mark_unreachable(session: Session, reasons: dict[int, str], *, now: datetime
         return
     notices = Notice.__table__  # type: ignore[attr-defined]
     session.execute(
-        update(notices).where(notices.c.id == bindparam("nid"),
-                              notices.c.status == NoticeStatus.PENDING.value)
+        update(notices)
+        .where(notices.c.id == bindparam("nid"), notices.c.status == NoticeStatus.PENDING.value)
         .values(status=NoticeStatus.UNREACHABLE.value, reason=bindparam("why"), updated_at=now),
         [{"nid": nid, "why": why} for nid, why in reasons.items()],
     )

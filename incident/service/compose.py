@@ -102,8 +102,14 @@ class Composer:
         )
 
     def render(self, d: Delivery) -> RenderedParts:
-        key = (d.channel, d.incident.id, d.incident.notice_version, d.recipient.locale,
-               d.categories, d.subject.id != d.recipient.id)
+        key = (
+            d.channel,
+            d.incident.id,
+            d.incident.notice_version,
+            d.recipient.locale,
+            d.categories,
+            d.subject.id != d.recipient.id,
+        )
         parts = self._cache.get(key)
         if parts is not None:
             self._cache.move_to_end(key)  # least recently used goes first when the cache is full

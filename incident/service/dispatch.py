@@ -50,8 +50,15 @@ class Topics:
 
 class Dispatcher:
     def __init__(
-        self, engine: Engine, channels: Mapping[str, Channel], composer: Composer, *,
-        settings: DispatchSettings, publisher: Publisher, topics: Topics, worker_id: str,
+        self,
+        engine: Engine,
+        channels: Mapping[str, Channel],
+        composer: Composer,
+        *,
+        settings: DispatchSettings,
+        publisher: Publisher,
+        topics: Topics,
+        worker_id: str,
         clock: Callable[[], datetime],
     ) -> None:
         self._engine, self._channels, self._composer = engine, channels, composer
@@ -62,16 +69,23 @@ class Dispatcher:
         result = BatchResult()
         now = self._clock()
         with Session(self._engine, expire_on_commit=False) as session:
-            plan = plan_batch(session, jobs, channels=self._channels,
-                              chain=self._settings.fallback_chain, now=now)
+            plan = plan_batch(
+                session, jobs, channels=self._channels, chain=self._settings.fallback_chain, now=now
+            )
             result.skipped = plan.skipped
             claims.mark_unreachable(session, plan.unreachable, now=now)
             result.unreachable = len(plan.unreachable)
             lease = timedelta(seconds=self._settings.claim_lease_seconds)
-            owned = claims.claim(session, [self._claim_request(d) for d in plan.deliveries],
-                                 worker_id=self._worker_id, now=now, lease=lease)
+            owned = claims.claim(
+                session,
+                [self._claim_request(d) for d in plan.deliveries],
+                worker_id=self._worker_id,
+                now=now,
+                lease=lease,
+            )
             held = claims.held_elsewhere(
-                session, [d.key for d in plan.deliveries if d.key not in owned])
+                session, [d.key for d in plan.deliveries if d.key not in owned]
+            )
             session.commit()
         result.skipped += len(plan.deliveries) - len(owned) - len(held)
         self._recheck_after_lease(plan.deliveries, held, lease)
@@ -88,36 +102,55 @@ class Dispatcher:
         self._refresh_obligations_when_settled({job.incident_id for job in jobs})
         return result
 
-    def _recheck_after_lease(self, deliveries: list[Delivery], held: dict[str, datetime],
-                             lease: timedelta) -> None:
+    def _recheck_after_lease(
+        self, deliveries: list[Delivery], held: dict[str, datetime], lease: timedelta
+    ) -> None:
         """A notice another worker is sending is looked at again once its lease has run out:
         by then it is recorded (nothing to do) or its worker died (this one takes over)."""
         if not held:
             return
-        self._publisher.publish_all(self._topics.retry, [
-            (d.subject.id, {**_job_payload(_job_of(d)),
-                            "not_before": (held[d.key] + lease).isoformat()})
-            for d in deliveries if d.key in held])
+        self._publisher.publish_all(
+            self._topics.retry,
+            [
+                (
+                    d.subject.id,
+                    {**_job_payload(_job_of(d)), "not_before": (held[d.key] + lease).isoformat()},
+                )
+                for d in deliveries
+                if d.key in held
+            ],
+        )
 
     def _refresh_obligations_when_settled(self, incident_ids: set[str]) -> None:
         """Unreachable counts feed substitute-notice decisions: recompute once all are settled."""
         with Session(self._engine) as session:
             for incident_id in incident_ids:
-                pending = session.exec(select(Notice.id).where(
-                    Notice.incident_id == incident_id,
-                    Notice.status == NoticeStatus.PENDING.value).limit(1)).first()
+                pending = session.exec(
+                    select(Notice.id)
+                    .where(
+                        Notice.incident_id == incident_id,
+                        Notice.status == NoticeStatus.PENDING.value,
+                    )
+                    .limit(1)
+                ).first()
                 if pending is None:
                     # Row lock: two dispatchers finishing together must not both supersede.
-                    incident = session.exec(select(Incident).where(Incident.id == incident_id)
-                                            .with_for_update()).first()
+                    incident = session.exec(
+                        select(Incident).where(Incident.id == incident_id).with_for_update()
+                    ).first()
                     if incident is not None:  # a job of an unknown incident was only skipped
                         recompute_obligations(session, incident_id, now=self._clock())
             session.commit()
 
     def _claim_request(self, d: Delivery) -> ClaimRequest:
-        return ClaimRequest(d.key, d.incident.id, d.subject.id, d.channel,
-                            d.incident.notice_version,
-                            message_id_for(d.key, self._composer.message_domain))
+        return ClaimRequest(
+            d.key,
+            d.incident.id,
+            d.subject.id,
+            d.channel,
+            d.incident.notice_version,
+            message_id_for(d.key, self._composer.message_domain),
+        )
 
     async def _send(self, deliveries: list[Delivery]) -> list[Outcome]:
         by_channel: dict[str, list[Delivery]] = {}
@@ -130,8 +163,11 @@ class Dispatcher:
             messages: list[RenderedMessage] = []
             for d in group:
                 try:
-                    messages.append(self._composer.message(
-                        d, recipient=contact_point(channel.contact_kind, d.recipient) or ""))
+                    messages.append(
+                        self._composer.message(
+                            d, recipient=contact_point(channel.contact_kind, d.recipient) or ""
+                        )
+                    )
                     ready.append(d)
                 except Exception as exc:  # a defect in one notice must not stop the others
                     outcomes.append(_outcome(d, exc))
@@ -148,22 +184,40 @@ class Dispatcher:
         try:
             results = await asyncio.wait_for(channel.deliver_many(messages), timeout=deadline)
         except TimeoutError:
-            log.warning("batch_over_deadline", channel=channel.name, notices=len(ready),
-                        deadline_s=deadline)
-            return [Outcome(d.key, d.notice_id, d.channel, AttemptStatus.RETRY,
-                            error=f"not confirmed within {deadline:.0f} s (claim lease)")
-                    for d in ready]
+            log.warning(
+                "batch_over_deadline", channel=channel.name, notices=len(ready), deadline_s=deadline
+            )
+            return [
+                Outcome(
+                    d.key,
+                    d.notice_id,
+                    d.channel,
+                    AttemptStatus.RETRY,
+                    error=f"not confirmed within {deadline:.0f} s (claim lease)",
+                )
+                for d in ready
+            ]
         return [_outcome(d, r) for d, r in zip(ready, results, strict=True)]
 
     def _settle(self, o: Outcome, tries: int) -> Outcome:
         """A transient failure that used up its tries becomes permanent on this channel."""
         if o.status is AttemptStatus.RETRY and tries >= self._settings.max_tries:
-            return Outcome(o.key, o.notice_id, o.channel, AttemptStatus.FAILED,
-                           error=f"gave up after {tries} tries: {o.error}")
+            return Outcome(
+                o.key,
+                o.notice_id,
+                o.channel,
+                AttemptStatus.FAILED,
+                error=f"gave up after {tries} tries: {o.error}",
+            )
         return o
 
-    def _follow_up(self, deliveries: list[Delivery], outcomes: list[Outcome],
-                   tries: dict[str, int], result: BatchResult) -> None:
+    def _follow_up(
+        self,
+        deliveries: list[Delivery],
+        outcomes: list[Outcome],
+        tries: dict[str, int],
+        result: BatchResult,
+    ) -> None:
         """Failed → requeue now (routing picks the next channel); retry → retry topic later."""
         by_key = {d.key: d for d in deliveries}
         retries: list[tuple[str, dict[str, Any]]] = []
@@ -177,17 +231,27 @@ class Dispatcher:
                 result.requeue.append(job)
             else:
                 result.retried += 1
-                due = self._clock() + timedelta(seconds=retry_delay(
-                    tries.get(o.key, 1), base_seconds=self._settings.retry_base_seconds))
-                retries.append((job.person_id,
-                                {**_job_payload(job), "not_before": due.isoformat()}))
-            log.info("delivery_" + o.status.value, incident_id=d.incident.id, channel=o.channel,
-                     key=o.key, error=o.error)
+                due = self._clock() + timedelta(
+                    seconds=retry_delay(
+                        tries.get(o.key, 1), base_seconds=self._settings.retry_base_seconds
+                    )
+                )
+                retries.append(
+                    (job.person_id, {**_job_payload(job), "not_before": due.isoformat()})
+                )
+            log.info(
+                "delivery_" + o.status.value,
+                incident_id=d.incident.id,
+                channel=o.channel,
+                key=o.key,
+                error=o.error,
+            )
         if retries:
             self._publisher.publish_all(self._topics.retry, retries)
         if result.requeue:
-            self._publisher.publish_all(self._topics.notices, [
-                (j.person_id, _job_payload(j)) for j in result.requeue])
+            self._publisher.publish_all(
+                self._topics.notices, [(j.person_id, _job_payload(j)) for j in result.requeue]
+            )
 
 
 def _job_of(d: Delivery) -> NoticeJob:
@@ -195,8 +259,11 @@ def _job_of(d: Delivery) -> NoticeJob:
 
 
 def _job_payload(job: NoticeJob) -> dict[str, Any]:
-    return {"incident_id": job.incident_id, "person_id": job.person_id,
-            "notice_version": job.notice_version}
+    return {
+        "incident_id": job.incident_id,
+        "person_id": job.person_id,
+        "notice_version": job.notice_version,
+    }
 
 
 def _outcome(d: Delivery, result: Receipt | BaseException) -> Outcome:
@@ -209,5 +276,10 @@ def _outcome(d: Delivery, result: Receipt | BaseException) -> Outcome:
     # Not the channel's verdict but our defect (rendering, a bug): record it precisely and retry,
     # so a fix deployed in time still reaches the person; only exhausted tries make it final.
     log.error("delivery_crashed", channel=d.channel, key=d.key, exc_info=result)
-    return Outcome(d.key, d.notice_id, d.channel, AttemptStatus.RETRY,
-                   error=f"internal error: {type(result).__name__}: {result}")
+    return Outcome(
+        d.key,
+        d.notice_id,
+        d.channel,
+        AttemptStatus.RETRY,
+        error=f"internal error: {type(result).__name__}: {result}",
+    )

@@ -44,10 +44,14 @@ class EnrichmentResult:
 
 
 def _entry(p: Person) -> DirectoryEntry:
-    contacts = {"email": p.email, "phone": p.phone,
-                "postal_address": "\n".join(p.postal_address.values()) or None}
-    return DirectoryEntry(p.id, p.country, p.region, p.is_minor, p.birth_date, p.guardian_id,
-                          contacts)
+    contacts = {
+        "email": p.email,
+        "phone": p.phone,
+        "postal_address": "\n".join(p.postal_address.values()) or None,
+    }
+    return DirectoryEntry(
+        p.id, p.country, p.region, p.is_minor, p.birth_date, p.guardian_id, contacts
+    )
 
 
 def _people_in_scope(session: Session, scope: Mapping[str, Any]) -> Iterator[list[Person]]:
@@ -55,15 +59,23 @@ def _people_in_scope(session: Session, scope: Mapping[str, Any]) -> Iterator[lis
     if "people" in scope:
         ids: Sequence[str] = scope["people"]
         for i in range(0, len(ids), CHUNK):
-            chunk = ids[i:i + CHUNK]
+            chunk = ids[i : i + CHUNK]
             yield list(session.exec(select(Person).where(col(Person.id).in_(chunk))).all())
         return
-    where = or_(col(Person.country).in_(scope.get("countries", [])),
-                col(Person.region).in_(scope.get("regions", [])))
+    where = or_(
+        col(Person.country).in_(scope.get("countries", [])),
+        col(Person.region).in_(scope.get("regions", [])),
+    )
     last = ""
     while True:  # keyset pagination: stable and cheap on both engines
-        rows = list(session.exec(select(Person).where(where, col(Person.id) > last)
-                                 .order_by(col(Person.id)).limit(CHUNK)).all())
+        rows = list(
+            session.exec(
+                select(Person)
+                .where(where, col(Person.id) > last)
+                .order_by(col(Person.id))
+                .limit(CHUNK)
+            ).all()
+        )
         if not rows:
             return
         yield rows
@@ -78,29 +90,59 @@ def _guardians(session: Session, people: list[Person]) -> dict[str, Person]:
 
 
 def _store_audience(
-    engine: Engine, incident: Incident, *, checks: Mapping[str, ContactCheck],
-    majority_ages: Mapping[str, int], now: datetime,
+    engine: Engine,
+    incident: Incident,
+    *,
+    checks: Mapping[str, ContactCheck],
+    majority_ages: Mapping[str, int],
+    now: datetime,
 ) -> int:
     affected = 0
     with Session(engine) as reader:
         for people in _people_in_scope(reader, incident.scope):
             guardians = _guardians(reader, people)
             decisions = [
-                decide_audience(_entry(p), _entry(guardians[p.guardian_id])
-                                if p.guardian_id in guardians else None,
-                                today=now.date(), majority_ages=majority_ages, checks=checks)
+                decide_audience(
+                    _entry(p),
+                    _entry(guardians[p.guardian_id]) if p.guardian_id in guardians else None,
+                    today=now.date(),
+                    majority_ages=majority_ages,
+                    checks=checks,
+                )
                 for p in people
             ]
             with Session(engine) as writer:
-                insert_ignoring_duplicates(writer, AffectedPerson, [
-                    {"incident_id": incident.id, "person_id": d.person_id,
-                     "jurisdiction": d.jurisdiction, "categories": incident.categories,
-                     "is_minor": d.is_minor, "recipient_id": d.recipient_id,
-                     "contact_problems": d.contact_problems} for d in decisions])
-                insert_ignoring_duplicates(writer, Notice, [
-                    {"incident_id": incident.id, "person_id": d.person_id,
-                     "recipient_id": d.recipient_id, "version": incident.notice_version,
-                     "status": NoticeStatus.PENDING.value, "created_at": now} for d in decisions])
+                insert_ignoring_duplicates(
+                    writer,
+                    AffectedPerson,
+                    [
+                        {
+                            "incident_id": incident.id,
+                            "person_id": d.person_id,
+                            "jurisdiction": d.jurisdiction,
+                            "categories": incident.categories,
+                            "is_minor": d.is_minor,
+                            "recipient_id": d.recipient_id,
+                            "contact_problems": d.contact_problems,
+                        }
+                        for d in decisions
+                    ],
+                )
+                insert_ignoring_duplicates(
+                    writer,
+                    Notice,
+                    [
+                        {
+                            "incident_id": incident.id,
+                            "person_id": d.person_id,
+                            "recipient_id": d.recipient_id,
+                            "version": incident.notice_version,
+                            "status": NoticeStatus.PENDING.value,
+                            "created_at": now,
+                        }
+                        for d in decisions
+                    ],
+                )
                 writer.commit()
             affected += len(decisions)
     return affected
@@ -112,19 +154,38 @@ def queue_pending(engine: Engine, incident: Incident, publisher: Publisher, topi
     with Session(engine) as session:
         pending = session.exec(
             select(Notice.person_id).where(
-                Notice.incident_id == incident.id, Notice.version == incident.notice_version,
-                Notice.status == NoticeStatus.PENDING.value)
+                Notice.incident_id == incident.id,
+                Notice.version == incident.notice_version,
+                Notice.status == NoticeStatus.PENDING.value,
+            )
         ).partitions(10_000)
         for part in pending:
-            queued += publisher.publish_all(topic, [
-                (pid, {"incident_id": incident.id, "person_id": pid,
-                       "notice_version": incident.notice_version}) for pid in part])
+            queued += publisher.publish_all(
+                topic,
+                [
+                    (
+                        pid,
+                        {
+                            "incident_id": incident.id,
+                            "person_id": pid,
+                            "notice_version": incident.notice_version,
+                        },
+                    )
+                    for pid in part
+                ],
+            )
     return queued
 
 
 def enrich_incident(
-    engine: Engine, event: Mapping[str, Any], *, publisher: Publisher, notices_topic: str,
-    checks: Mapping[str, ContactCheck], majority_ages: Mapping[str, int], now: datetime,
+    engine: Engine,
+    event: Mapping[str, Any],
+    *,
+    publisher: Publisher,
+    notices_topic: str,
+    checks: Mapping[str, ContactCheck],
+    majority_ages: Mapping[str, int],
+    now: datetime,
 ) -> EnrichmentResult:
     incident_id, event_id = str(event["incident_id"]), str(event["event_id"])
     with Session(engine) as session:
@@ -133,8 +194,9 @@ def enrich_incident(
         incident = session.get(Incident, incident_id)
         if incident is None:
             raise NotFound("incident", incident_id)
-    affected = _store_audience(engine, incident, checks=checks, majority_ages=majority_ages,
-                               now=now)
+    affected = _store_audience(
+        engine, incident, checks=checks, majority_ages=majority_ages, now=now
+    )
     queued = queue_pending(engine, incident, publisher, notices_topic)
     with Session(engine) as session:
         stored = session.get(Incident, incident_id)
@@ -142,8 +204,14 @@ def enrich_incident(
         stored.status = IncidentStatus.ENRICHED.value
         session.add(stored)
         session.add(ProcessedEvent(consumer=CONSUMER, event_id=event_id, processed_at=now))
-        session.add(AuditEvent(incident_id=incident_id, kind="incident_enriched", at=now,
-                               detail={"affected": affected, "queued": queued}))
+        session.add(
+            AuditEvent(
+                incident_id=incident_id,
+                kind="incident_enriched",
+                at=now,
+                detail={"affected": affected, "queued": queued},
+            )
+        )
         recompute_obligations(session, incident_id, now=now)  # counts per jurisdiction known
         session.commit()
     log.info("incident_enriched", affected=affected, queued=queued)

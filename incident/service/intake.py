@@ -81,8 +81,14 @@ def raise_incident(engine: Engine, spec: IncidentSpec, *, topic: str, now: datet
     with Session(engine) as session:
         session.add(incident)
         session.add(Outbox(topic=topic, key=incident.id, payload=incident_event(incident)))
-        session.add(AuditEvent(incident_id=incident.id, kind="incident_raised", at=now,
-                               detail={"severity": incident.severity}))
+        session.add(
+            AuditEvent(
+                incident_id=incident.id,
+                kind="incident_raised",
+                at=now,
+                detail={"severity": incident.severity},
+            )
+        )
         session.flush()
         recompute_obligations(session, incident_id, now=now)  # the clocks start at intake
         session.commit()

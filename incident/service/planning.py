@@ -30,8 +30,12 @@ def _group(jobs: Sequence[NoticeJob]) -> dict[tuple[str, int], set[str]]:
 
 
 def plan_batch(
-    session: Session, jobs: Sequence[NoticeJob], *, channels: Mapping[str, Channel],
-    chain: Sequence[str], now: datetime,
+    session: Session,
+    jobs: Sequence[NoticeJob],
+    *,
+    channels: Mapping[str, Channel],
+    chain: Sequence[str],
+    now: datetime,
 ) -> Plan:
     plan = Plan()
     groups = _group(jobs)
@@ -46,15 +50,29 @@ def plan_batch(
 
 
 def _plan_incident(
-    session: Session, plan: Plan, incident: Incident, person_ids: set[str],
-    channels: Mapping[str, Channel], chain: Sequence[str],
+    session: Session,
+    plan: Plan,
+    incident: Incident,
+    person_ids: set[str],
+    channels: Mapping[str, Channel],
+    chain: Sequence[str],
 ) -> None:
     ids = list(person_ids)
-    notices = session.exec(select(Notice).where(
-        Notice.incident_id == incident.id, Notice.version == incident.notice_version,
-        col(Notice.person_id).in_(ids))).all()
-    affected = {a.person_id: a for a in session.exec(select(AffectedPerson).where(
-        AffectedPerson.incident_id == incident.id, col(AffectedPerson.person_id).in_(ids))).all()}
+    notices = session.exec(
+        select(Notice).where(
+            Notice.incident_id == incident.id,
+            Notice.version == incident.notice_version,
+            col(Notice.person_id).in_(ids),
+        )
+    ).all()
+    affected = {
+        a.person_id: a
+        for a in session.exec(
+            select(AffectedPerson).where(
+                AffectedPerson.incident_id == incident.id, col(AffectedPerson.person_id).in_(ids)
+            )
+        ).all()
+    }
     wanted = {n.recipient_id for n in notices} | person_ids
     people = {p.id: p for p in session.exec(select(Person).where(col(Person.id).in_(wanted)))}
     attempts = _attempts(session, incident, ids, chain)
@@ -66,23 +84,42 @@ def _plan_incident(
             continue
         assert notice.id is not None
         recipient, subject = people[notice.recipient_id], people[notice.person_id]
-        exhausted = {ch for ch in chain
-                     if attempts.get(_key(incident, notice.person_id, ch))
-                     == AttemptStatus.FAILED.value}
-        problems = {ch.contact_kind: p for ch in channels.values()
-                    if (p := ch.recipient_problem(contact_point(ch.contact_kind, recipient)))}
-        route = next_channel(preferred_order(chain, recipient.channel_preferences),
-                             available=channels.keys(), contact_problems=problems,
-                             contact_kinds=kinds,
-                             exhausted=exhausted)
+        exhausted = {
+            ch
+            for ch in chain
+            if attempts.get(_key(incident, notice.person_id, ch)) == AttemptStatus.FAILED.value
+        }
+        problems = {
+            ch.contact_kind: p
+            for ch in channels.values()
+            if (p := ch.recipient_problem(contact_point(ch.contact_kind, recipient)))
+        }
+        route = next_channel(
+            preferred_order(chain, recipient.channel_preferences),
+            available=channels.keys(),
+            contact_problems=problems,
+            contact_kinds=kinds,
+            exhausted=exhausted,
+        )
         if route.channel is None:
             plan.unreachable[notice.id] = route.reason
             continue
-        categories = tuple(affected[notice.person_id].categories) if notice.person_id in affected \
+        categories = (
+            tuple(affected[notice.person_id].categories)
+            if notice.person_id in affected
             else tuple(incident.categories)
-        plan.deliveries.append(Delivery(
-            _key(incident, notice.person_id, route.channel), notice.id, route.channel, incident,
-            recipient, subject, categories))
+        )
+        plan.deliveries.append(
+            Delivery(
+                _key(incident, notice.person_id, route.channel),
+                notice.id,
+                route.channel,
+                incident,
+                recipient,
+                subject,
+                categories,
+            )
+        )
 
 
 def _key(incident: Incident, person_id: str, channel: str) -> str:
@@ -93,6 +130,9 @@ def _attempts(
     session: Session, incident: Incident, ids: list[str], chain: Sequence[str]
 ) -> dict[str, str]:
     keys = [_key(incident, pid, ch) for pid in ids for ch in chain]
-    rows = session.exec(select(DeliveryAttempt.idempotency_key, DeliveryAttempt.status)
-                        .where(col(DeliveryAttempt.idempotency_key).in_(keys))).all()
+    rows = session.exec(
+        select(DeliveryAttempt.idempotency_key, DeliveryAttempt.status).where(
+            col(DeliveryAttempt.idempotency_key).in_(keys)
+        )
+    ).all()
     return dict(rows)

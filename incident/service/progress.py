@@ -31,13 +31,29 @@ class NoticeCounts:
 
 def notice_counts(engine: Engine, incident_id: str) -> NoticeCounts:
     with Session(engine) as session:
-        affected = session.exec(select(func.count()).select_from(AffectedPerson)
-                                .where(AffectedPerson.incident_id == incident_id)).one()
-        rows = session.exec(select(Notice.status, func.count()).where(
-            Notice.incident_id == incident_id).group_by(Notice.status)).all()
-        failed = session.exec(select(func.count()).select_from(DeliveryAttempt).where(
-            DeliveryAttempt.incident_id == incident_id,
-            DeliveryAttempt.status == AttemptStatus.FAILED.value)).one()
+        affected = session.exec(
+            select(func.count())
+            .select_from(AffectedPerson)
+            .where(AffectedPerson.incident_id == incident_id)
+        ).one()
+        rows = session.exec(
+            select(Notice.status, func.count())
+            .where(Notice.incident_id == incident_id)
+            .group_by(Notice.status)
+        ).all()
+        failed = session.exec(
+            select(func.count())
+            .select_from(DeliveryAttempt)
+            .where(
+                DeliveryAttempt.incident_id == incident_id,
+                DeliveryAttempt.status == AttemptStatus.FAILED.value,
+            )
+        ).one()
     by_status = dict(rows)
-    return NoticeCounts(affected, by_status.get("pending", 0), by_status.get("sent", 0),
-                        by_status.get("unreachable", 0), failed)
+    return NoticeCounts(
+        affected,
+        by_status.get("pending", 0),
+        by_status.get("sent", 0),
+        by_status.get("unreachable", 0),
+        failed,
+    )

@@ -21,14 +21,27 @@ def resume_from_database(
 ) -> tuple[int, int]:
     """Returns (incident events republished, notice jobs republished)."""
     with Session(engine) as session:
-        raised = session.exec(select(Incident).where(
-            Incident.status == IncidentStatus.RAISED.value)).all()
-        with_pending = session.exec(select(Incident).where(
-            Incident.status == IncidentStatus.ENRICHED.value,
-            col(Incident.id).in_(select(Notice.incident_id).where(
-                Notice.status == NoticeStatus.PENDING.value).distinct()))).all()
-    events = publisher.publish_all(incidents_topic, [
-        (incident.id, incident_event(incident)) for incident in raised]) if raised else 0
-    jobs = sum(queue_pending(engine, incident, publisher, notices_topic)
-               for incident in with_pending)
+        raised = session.exec(
+            select(Incident).where(Incident.status == IncidentStatus.RAISED.value)
+        ).all()
+        with_pending = session.exec(
+            select(Incident).where(
+                Incident.status == IncidentStatus.ENRICHED.value,
+                col(Incident.id).in_(
+                    select(Notice.incident_id)
+                    .where(Notice.status == NoticeStatus.PENDING.value)
+                    .distinct()
+                ),
+            )
+        ).all()
+    events = (
+        publisher.publish_all(
+            incidents_topic, [(incident.id, incident_event(incident)) for incident in raised]
+        )
+        if raised
+        else 0
+    )
+    jobs = sum(
+        queue_pending(engine, incident, publisher, notices_topic) for incident in with_pending
+    )
     return events, jobs

@@ -16,15 +16,55 @@ from incident.adapters.tables import Person
 
 # (country, region, locale, weight)
 PLACES: list[tuple[str, str | None, str, int]] = [
-    ("NL", None, "nl", 14), ("DE", None, "de", 14), ("FR", None, "fr", 10),
-    ("ES", None, "es", 8), ("GB", None, "en", 10), ("US", "US-CA", "en", 12),
-    ("US", "US-NY", "en", 6), ("US", "US-TX", "en", 5), ("BR", None, "pt_BR", 7),
-    ("CN", None, "zh", 6), ("JP", None, "ja", 5), ("CA", None, "fr_CA", 3),
+    ("NL", None, "nl", 14),
+    ("DE", None, "de", 14),
+    ("FR", None, "fr", 10),
+    ("ES", None, "es", 8),
+    ("GB", None, "en", 10),
+    ("US", "US-CA", "en", 12),
+    ("US", "US-NY", "en", 6),
+    ("US", "US-TX", "en", 5),
+    ("BR", None, "pt_BR", 7),
+    ("CN", None, "zh", 6),
+    ("JP", None, "ja", 5),
+    ("CA", None, "fr_CA", 3),
 ]
-FIRST = ["Anna", "Jan", "Sofia", "Lucas", "Mia", "Noah", "Emma", "Liam", "Yuki", "Wei", "Ana",
-         "João", "Chloé", "Pablo", "Hannah", "Omar"]
-LAST = ["de Vries", "Müller", "Martin", "García", "Smith", "Johnson", "Silva", "Wang", "Sato",
-        "Tremblay", "Jansen", "Schmidt", "Dubois", "López", "Brown", "Li"]
+FIRST = [
+    "Anna",
+    "Jan",
+    "Sofia",
+    "Lucas",
+    "Mia",
+    "Noah",
+    "Emma",
+    "Liam",
+    "Yuki",
+    "Wei",
+    "Ana",
+    "João",
+    "Chloé",
+    "Pablo",
+    "Hannah",
+    "Omar",
+]
+LAST = [
+    "de Vries",
+    "Müller",
+    "Martin",
+    "García",
+    "Smith",
+    "Johnson",
+    "Silva",
+    "Wang",
+    "Sato",
+    "Tremblay",
+    "Jansen",
+    "Schmidt",
+    "Dubois",
+    "López",
+    "Brown",
+    "Li",
+]
 
 
 def _ascii(name: str) -> str:
@@ -48,12 +88,22 @@ def sample_people(n: int, *, seed: int = 7) -> Iterator[dict[str, Any]]:
             email = f"{_ascii(first)}.{i}.at.example.com"  # malformed: routed around
         minor = 0.025 <= roll < 0.035 and i > 1
         yield {
-            "id": pid, "name": f"{first} {last}", "email": email,
-            "phone": f"+3120{i:07d}", "locale": locale, "country": country,
-            "region": region, "postal_address": {"street": f"Example Street {i}",
-                                                 "city": "Example City", "country": country},
-            "is_minor": minor, "guardian_id": f"p-{i - 1:07d}" if minor else None,
-            "birth_date": None, "channel_preferences": [],
+            "id": pid,
+            "name": f"{first} {last}",
+            "email": email,
+            "phone": f"+3120{i:07d}",
+            "locale": locale,
+            "country": country,
+            "region": region,
+            "postal_address": {
+                "street": f"Example Street {i}",
+                "city": "Example City",
+                "country": country,
+            },
+            "is_minor": minor,
+            "guardian_id": f"p-{i - 1:07d}" if minor else None,
+            "birth_date": None,
+            "channel_preferences": [],
         }
 
 

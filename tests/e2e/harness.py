@@ -28,45 +28,80 @@ from tests.support.smtp import RecordingSMTPServer
 LOCALES = ["en", "nl", "de", "fr", "es", "pt", "zh", "ja"]
 
 
-def make_settings(database_url: str, broker: LocalBroker, smtp: RecordingSMTPServer,
-                  **dispatch: Any) -> Settings:
+def make_settings(
+    database_url: str, broker: LocalBroker, smtp: RecordingSMTPServer, **dispatch: Any
+) -> Settings:
     """Unique topics and consumer groups per test, so tests share one broker safely."""
     tag = secrets.token_hex(3)
     kafka = KafkaSettings(
-        bootstrap_servers=broker.bootstrap_servers, incidents_topic=f"incidents.{tag}",
-        notices_topic=f"notices.{tag}", retry_topic=f"notices.retry.{tag}",
-        dead_topic=f"notices.dead.{tag}", enricher_group=f"enricher.{tag}",
-        dispatcher_group=f"dispatcher.{tag}", notices_partitions=4, instance_id=f"test-{tag}")
-    mail = SmtpSettings(host=smtp.host, port=smtp.port, username=smtp.username,
-                        password=smtp.password, start_tls=True, ca_file=smtp.ca_file,
-                        sender="Security Team <security@example.org>", pool_size=4)
-    return Settings(database_url=database_url, kafka=kafka, smtp=mail,
-                    dispatch={"batch_size": 100, "retry_base_seconds": 0.2, **dispatch})
+        bootstrap_servers=broker.bootstrap_servers,
+        incidents_topic=f"incidents.{tag}",
+        notices_topic=f"notices.{tag}",
+        retry_topic=f"notices.retry.{tag}",
+        dead_topic=f"notices.dead.{tag}",
+        enricher_group=f"enricher.{tag}",
+        dispatcher_group=f"dispatcher.{tag}",
+        notices_partitions=4,
+        instance_id=f"test-{tag}",
+    )
+    mail = SmtpSettings(
+        host=smtp.host,
+        port=smtp.port,
+        username=smtp.username,
+        password=smtp.password,
+        start_tls=True,
+        ca_file=smtp.ca_file,
+        sender="Security Team <security@example.org>",
+        pool_size=4,
+    )
+    return Settings(
+        database_url=database_url,
+        kafka=kafka,
+        smtp=mail,
+        dispatch={"batch_size": 100, "retry_base_seconds": 0.2, **dispatch},
+    )
 
 
 def people(n: int, *, prefix: str = "p", email: bool = True) -> list[dict[str, Any]]:
-    return [{
-        "id": f"{prefix}{i:04d}", "name": f"Person {prefix}{i}",
-        "email": f"{prefix}{i:04d}@example.com" if email else None,
-        "phone": f"+3161234{i:04d}", "locale": LOCALES[i % len(LOCALES)],
-        "country": "NL", "region": None, "postal_address": {}, "is_minor": False,
-        "guardian_id": None, "birth_date": None, "channel_preferences": [],
-    } for i in range(n)]
+    return [
+        {
+            "id": f"{prefix}{i:04d}",
+            "name": f"Person {prefix}{i}",
+            "email": f"{prefix}{i:04d}@example.com" if email else None,
+            "phone": f"+3161234{i:04d}",
+            "locale": LOCALES[i % len(LOCALES)],
+            "country": "NL",
+            "region": None,
+            "postal_address": {},
+            "is_minor": False,
+            "guardian_id": None,
+            "birth_date": None,
+            "channel_preferences": [],
+        }
+        for i in range(n)
+    ]
 
 
 def incident_spec(person_ids: list[str], **overrides: Any) -> Any:
-    return parse_incident_spec({
-        "title": "Customer database accessed", "severity": "high",
-        "categories": ["contact", "credentials"],
-        "aware_at": (datetime.now(UTC) - timedelta(hours=2)).isoformat(),
-        "description": {"en": "An attacker read the accounts table.",
-                        "nl": "Een aanvaller las de accountstabel."},
-        "impact": "Phishing attempts are possible.", "measures_taken": "We revoked the key.",
-        "measures_planned": "We will add hardware keys.",
-        "remedies": "Twelve months of free identity monitoring.",
-        "contact": {"email": "privacy@example.org"},
-        "scope": {"people": person_ids}, **overrides,
-    })
+    return parse_incident_spec(
+        {
+            "title": "Customer database accessed",
+            "severity": "high",
+            "categories": ["contact", "credentials"],
+            "aware_at": (datetime.now(UTC) - timedelta(hours=2)).isoformat(),
+            "description": {
+                "en": "An attacker read the accounts table.",
+                "nl": "Een aanvaller las de accountstabel.",
+            },
+            "impact": "Phishing attempts are possible.",
+            "measures_taken": "We revoked the key.",
+            "measures_planned": "We will add hardware keys.",
+            "remedies": "Twelve months of free identity monitoring.",
+            "contact": {"email": "privacy@example.org"},
+            "scope": {"people": person_ids},
+            **overrides,
+        }
+    )
 
 
 def seed(rt: Runtime, rows: list[dict[str, Any]]) -> None:
@@ -76,8 +111,12 @@ def seed(rt: Runtime, rows: list[dict[str, Any]]) -> None:
 
 
 def raise_for(rt: Runtime, person_ids: list[str]) -> str:
-    return raise_incident(rt.engine, incident_spec(person_ids),
-                          topic=rt.settings.kafka.incidents_topic, now=datetime.now(UTC))
+    return raise_incident(
+        rt.engine,
+        incident_spec(person_ids),
+        topic=rt.settings.kafka.incidents_topic,
+        now=datetime.now(UTC),
+    )
 
 
 @contextmanager
@@ -113,8 +152,10 @@ def wait_settled(rt: Runtime, incident_id: str, expected: int, timeout: float = 
 
 
 def parsed(smtp: RecordingSMTPServer) -> list[EmailMessage]:
-    return [message_from_bytes(m.data, policy=policy.default)  # type: ignore[misc]
-            for m in smtp.messages]
+    return [
+        message_from_bytes(m.data, policy=policy.default)  # type: ignore[misc]
+        for m in smtp.messages
+    ]
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

@@ -14,7 +14,8 @@ from tests.support.smtp import RecordingSMTPServer
 
 
 def test_a_broker_that_lost_everything_is_refilled_from_the_database(
-    sqlite_url: str, smtp_server: RecordingSMTPServer,
+    sqlite_url: str,
+    smtp_server: RecordingSMTPServer,
 ) -> None:
     rows = people(120)
     with LocalBroker() as first_broker:
@@ -24,8 +25,9 @@ def test_a_broker_that_lost_everything_is_refilled_from_the_database(
             stop = threading.Event()  # no dispatcher yet: the jobs sit in the doomed broker
             threads = start_threads(rt, stop, [("relay", run_relay), ("enricher", run_enricher)])
             incident_id = raise_for(rt, [r["id"] for r in rows])
-            assert wait_until(lambda: notice_counts(rt.engine, incident_id).affected == 120,
-                              timeout=60)
+            assert wait_until(
+                lambda: notice_counts(rt.engine, incident_id).affected == 120, timeout=60
+            )
             stop.set()
             for thread in threads:
                 thread.join(timeout=30)

@@ -31,11 +31,24 @@ from tests.support.smtp import RecordingSMTPServer
 
 
 def crash_dispatcher(settings: Settings, failpoint: str) -> int:
-    env = {**os.environ, **settings_env(settings), "BREACHNOTICE_FAILPOINT": failpoint,
-           "BREACHNOTICE_LOG_FORMAT": "json"}
+    env = {
+        **os.environ,
+        **settings_env(settings),
+        "BREACHNOTICE_FAILPOINT": failpoint,
+        "BREACHNOTICE_LOG_FORMAT": "json",
+    }
     proc = subprocess.run(
-        [sys.executable, "-c", "from incident.entrypoints.cli import main; main()",
-         "worker", "dispatcher"], env=env, timeout=120, capture_output=True)
+        [
+            sys.executable,
+            "-c",
+            "from incident.entrypoints.cli import main; main()",
+            "worker",
+            "dispatcher",
+        ],
+        env=env,
+        timeout=120,
+        capture_output=True,
+    )
     return proc.returncode
 
 
@@ -56,10 +69,13 @@ def run_until_crash(settings: Settings, failpoint: str, rows: list[dict[str, Any
 
 
 def test_a_dispatcher_killed_between_claim_and_send_leaves_no_one_unnotified(
-    sqlite_url: str, kafka_broker: LocalBroker, smtp_server: RecordingSMTPServer,
+    sqlite_url: str,
+    kafka_broker: LocalBroker,
+    smtp_server: RecordingSMTPServer,
 ) -> None:
-    settings = make_settings(sqlite_url, kafka_broker, smtp_server, batch_size=50,
-                             claim_lease_seconds=5.0)
+    settings = make_settings(
+        sqlite_url, kafka_broker, smtp_server, batch_size=50, claim_lease_seconds=5.0
+    )
     rows = people(200)
     incident_id = run_until_crash(settings, "dispatch.after_claim@2", rows)
     before_restart = len(smtp_server.messages)
@@ -72,10 +88,13 @@ def test_a_dispatcher_killed_between_claim_and_send_leaves_no_one_unnotified(
 
 
 def test_a_dispatcher_killed_after_send_before_record_resends_with_the_same_message_id(
-    postgres_url: str, kafka_broker: LocalBroker, smtp_server: RecordingSMTPServer,
+    postgres_url: str,
+    kafka_broker: LocalBroker,
+    smtp_server: RecordingSMTPServer,
 ) -> None:
-    settings = make_settings(postgres_url, kafka_broker, smtp_server, batch_size=50,
-                             claim_lease_seconds=5.0)
+    settings = make_settings(
+        postgres_url, kafka_broker, smtp_server, batch_size=50, claim_lease_seconds=5.0
+    )
     rows = people(200)
     incident_id = run_until_crash(settings, "dispatch.before_record@2", rows)
     with runtime(settings) as rt, workers(rt):

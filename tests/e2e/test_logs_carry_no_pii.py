@@ -21,7 +21,9 @@ from tests.support.smtp import RecordingSMTPServer
 
 
 def test_a_full_run_with_failures_logs_no_contact_detail_and_no_notice_text(
-    sqlite_url: str, kafka_broker: LocalBroker, smtp_server: RecordingSMTPServer,
+    sqlite_url: str,
+    kafka_broker: LocalBroker,
+    smtp_server: RecordingSMTPServer,
 ) -> None:
     stream = io.StringIO()
     configure_logging(fmt="json", level="debug", stream=stream)
@@ -36,11 +38,15 @@ def test_a_full_run_with_failures_logs_no_contact_detail_and_no_notice_text(
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     events = {line["event"] for line in lines}
     assert {"incident_enriched", "delivery_sent", "delivery_failed", "delivery_retry"} <= events
-    assert all(line.get("incident_id") == incident_id for line in lines
-               if line["event"] == "incident_enriched")
+    assert all(
+        line.get("incident_id") == incident_id
+        for line in lines
+        if line["event"] == "incident_enriched"
+    )
     text = stream.getvalue()
     spec = incident_spec(["p0000"])
-    secrets = [value for row in rows for value in (row["email"], row["phone"], row["name"])
-               if value] + [spec.description["en"], spec.remedies["en"], spec.impact["en"]]
+    secrets = [
+        value for row in rows for value in (row["email"], row["phone"], row["name"]) if value
+    ] + [spec.description["en"], spec.remedies["en"], spec.impact["en"]]
     leaked = [s for s in secrets if s in text]
     assert leaked == []

@@ -28,7 +28,9 @@ from tests.support.smtp import RecordingSMTPServer
 
 
 def test_an_incident_affecting_200_people_yields_exactly_200_emails_with_the_four_elements(
-    database_url: str, kafka_broker: LocalBroker, smtp_server: RecordingSMTPServer,
+    database_url: str,
+    kafka_broker: LocalBroker,
+    smtp_server: RecordingSMTPServer,
 ) -> None:
     settings = make_settings(database_url, kafka_broker, smtp_server)
     rows = people(200)
@@ -55,7 +57,9 @@ def test_an_incident_affecting_200_people_yields_exactly_200_emails_with_the_fou
 
 
 def test_redelivering_every_kafka_message_sends_no_second_email(
-    sqlite_url: str, kafka_broker: LocalBroker, smtp_server: RecordingSMTPServer,
+    sqlite_url: str,
+    kafka_broker: LocalBroker,
+    smtp_server: RecordingSMTPServer,
 ) -> None:
     settings = make_settings(sqlite_url, kafka_broker, smtp_server)
     rows = people(200)
@@ -71,9 +75,12 @@ def test_redelivering_every_kafka_message_sends_no_second_email(
                 row.published_at = None
                 s.add(row)
             s.commit()
-        kafka = settings.kafka.model_copy(update={
-            "enricher_group": settings.kafka.enricher_group + ".again",
-            "dispatcher_group": settings.kafka.dispatcher_group + ".again"})
+        kafka = settings.kafka.model_copy(
+            update={
+                "enricher_group": settings.kafka.enricher_group + ".again",
+                "dispatcher_group": settings.kafka.dispatcher_group + ".again",
+            }
+        )
         rt.settings = settings.model_copy(update={"kafka": kafka})
         seen: list[BatchResult] = []
         stop = threading.Event()
@@ -92,7 +99,9 @@ def test_redelivering_every_kafka_message_sends_no_second_email(
 
 
 def test_a_person_without_an_email_address_is_recorded_as_not_reachable_by_email(
-    database_url: str, kafka_broker: LocalBroker, smtp_server: RecordingSMTPServer,
+    database_url: str,
+    kafka_broker: LocalBroker,
+    smtp_server: RecordingSMTPServer,
 ) -> None:
     settings = make_settings(database_url, kafka_broker, smtp_server)
     rows = people(3) + people(2, prefix="q", email=False)
@@ -103,20 +112,26 @@ def test_a_person_without_an_email_address_is_recorded_as_not_reachable_by_email
         with Session(rt.engine) as s:
             unreachable = s.exec(select(Notice).where(Notice.status == "unreachable")).all()
             problems = {a.person_id: a.contact_problems for a in s.exec(select(AffectedPerson))}
-            obligations = {(o.regime, o.recipient)
-                           for o in open_obligations(s, incident_id=incident_id)}
+            obligations = {
+                (o.regime, o.recipient) for o in open_obligations(s, incident_id=incident_id)
+            }
     assert (counts.sent, counts.unreachable) == (3, 2)
     assert {n.person_id for n in unreachable} == {"q0000", "q0001"}
     assert all(n.reason == "email: email missing" for n in unreachable)
     assert problems["q0000"] == {"email": "missing"}
     assert len(smtp_server.messages) == 3
     # Obligations were computed from the stored people: Dutch residents, high risk.
-    assert {("gdpr", "authority"), ("gdpr", "individuals"), ("policy", "individuals")} \
-        <= obligations
+    assert {
+        ("gdpr", "authority"),
+        ("gdpr", "individuals"),
+        ("policy", "individuals"),
+    } <= obligations
 
 
 def test_a_refused_address_is_recorded_and_a_deferred_one_is_retried_until_sent(
-    sqlite_url: str, kafka_broker: LocalBroker, smtp_server: RecordingSMTPServer,
+    sqlite_url: str,
+    kafka_broker: LocalBroker,
+    smtp_server: RecordingSMTPServer,
 ) -> None:
     settings = make_settings(sqlite_url, kafka_broker, smtp_server)
     rows = people(4)
@@ -134,4 +149,7 @@ def test_a_refused_address_is_recorded_and_a_deferred_one_is_retried_until_sent(
     assert refused.reason == "email: failed"
     assert (attempts["p0002"].status, attempts["p0002"].tries) == ("sent", 3)
     assert sorted(m.rcpt_tos[0] for m in smtp_server.messages) == [
-        "p0000@example.com", "p0002@example.com", "p0003@example.com"]
+        "p0000@example.com",
+        "p0002@example.com",
+        "p0003@example.com",
+    ]

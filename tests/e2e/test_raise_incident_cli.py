@@ -37,17 +37,25 @@ def test_a_valid_incident_file_is_stored_with_its_outbox_row_and_its_id_printed(
     incidents, outbox = stored(db_env)
     assert [i.id for i in incidents] == [result.stdout.strip()]
     assert [o.key for o in outbox] == [incidents[0].id]
-    assert outbox[0].payload == {"type": "IncidentRaised", "event_id": f"{incidents[0].id}:v1",
-                                 "incident_id": incidents[0].id, "notice_version": 1}
+    assert outbox[0].payload == {
+        "type": "IncidentRaised",
+        "event_id": f"{incidents[0].id}:v1",
+        "incident_id": incidents[0].id,
+        "notice_version": 1,
+    }
 
 
 def test_an_invalid_incident_file_exits_2_naming_field_value_and_rule_and_writes_nothing(
-    db_env: str, tmp_path: Path,
+    db_env: str,
+    tmp_path: Path,
 ) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text(GOOD.read_text().replace("severity: high", "severity: apocalyptic")
-                   .replace("2026-11-20T09:30:00+01:00", "2026-11-20T09:30:00")
-                   .replace("[contact, credentials]", "[contact, dna]"))
+    bad.write_text(
+        GOOD.read_text()
+        .replace("severity: high", "severity: apocalyptic")
+        .replace("2026-11-20T09:30:00+01:00", "2026-11-20T09:30:00")
+        .replace("[contact, credentials]", "[contact, dna]")
+    )
     result = CliRunner().invoke(app, ["incident", "raise", str(bad)])
     assert result.exit_code == 2
     assert "severity: 'apocalyptic' is invalid: Input should be 'low'" in result.stderr
@@ -67,8 +75,17 @@ def test_a_file_that_is_not_yaml_is_refused_with_exit_code_2(db_env: str, tmp_pa
 def test_a_law_enforcement_delay_is_recorded_on_a_stored_incident(db_env: str) -> None:
     runner = CliRunner()
     incident_id = runner.invoke(app, ["incident", "raise", str(GOOD)]).stdout.strip()
-    result = runner.invoke(app, ["incident", "clock", incident_id, "law_enforcement_delay_start",
-                                 "--at", "2026-11-21T10:00:00+00:00"])
+    result = runner.invoke(
+        app,
+        [
+            "incident",
+            "clock",
+            incident_id,
+            "law_enforcement_delay_start",
+            "--at",
+            "2026-11-21T10:00:00+00:00",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "law_enforcement_delay_start = 2026-11-21T10:00:00+00:00" in result.stdout
 
@@ -79,8 +96,9 @@ def test_recording_a_clock_refuses_unknown_names_times_without_offset_and_unknow
     runner = CliRunner()
     incident_id = runner.invoke(app, ["incident", "raise", str(GOOD)]).stdout.strip()
     bad_name = runner.invoke(app, ["incident", "clock", incident_id, "lunch_at"])
-    naive = runner.invoke(app, ["incident", "clock", incident_id, "handled_at",
-                                "--at", "2026-11-21T10:00:00"])
+    naive = runner.invoke(
+        app, ["incident", "clock", incident_id, "handled_at", "--at", "2026-11-21T10:00:00"]
+    )
     unknown = runner.invoke(app, ["incident", "clock", "INC-NOPE", "handled_at"])
     assert (bad_name.exit_code, naive.exit_code, unknown.exit_code) == (2, 2, 2)
     assert "unknown clock" in bad_name.stderr

@@ -28,9 +28,18 @@ def start_serve(settings: Settings, dispatchers: int, log: Path) -> subprocess.P
     env = {**os.environ, **settings_env(settings), "BREACHNOTICE_LOG_FORMAT": "json"}
     with log.open("wb") as sink:
         return subprocess.Popen(
-            [sys.executable, "-c", "from incident.entrypoints.cli import main; main()", "serve",
-             "--dispatchers", str(dispatchers)],
-            env=env, stdout=sink, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-c",
+                "from incident.entrypoints.cli import main; main()",
+                "serve",
+                "--dispatchers",
+                str(dispatchers),
+            ],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def terminate(proc: subprocess.Popen[bytes], log: Path) -> tuple[int, str]:
@@ -41,8 +50,11 @@ def terminate(proc: subprocess.Popen[bytes], log: Path) -> tuple[int, str]:
 
 @pytest.mark.parametrize("dispatchers", [1, 2], ids=["one-dispatcher", "two-processes"])
 def test_sigterm_mid_fan_out_finishes_in_flight_work_and_a_restart_completes_the_rest(
-    postgres_url: str, kafka_broker: LocalBroker, smtp_server: RecordingSMTPServer,
-    dispatchers: int, tmp_path: Path,
+    postgres_url: str,
+    kafka_broker: LocalBroker,
+    smtp_server: RecordingSMTPServer,
+    dispatchers: int,
+    tmp_path: Path,
 ) -> None:
     settings = make_settings(postgres_url, kafka_broker, smtp_server, batch_size=20)
     rows = people(300)

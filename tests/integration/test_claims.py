@@ -60,8 +60,12 @@ def test_a_sent_notice_is_never_claimed_again(engine: Engine) -> None:
     notice_id = seed(engine)
     claim(engine, "w1", NOW)
     with Session(engine) as s:
-        claims.record(s, [Outcome(REQ.key, notice_id, "email", AttemptStatus.SENT, "250 ok")],
-                      worker_id="w1", now=NOW)
+        claims.record(
+            s,
+            [Outcome(REQ.key, notice_id, "email", AttemptStatus.SENT, "250 ok")],
+            worker_id="w1",
+            now=NOW,
+        )
         s.commit()
         notice = s.get(Notice, notice_id)
         assert notice is not None and notice.status == "sent"
@@ -72,7 +76,11 @@ def test_a_transient_failure_can_be_claimed_again_for_a_retry(engine: Engine) ->
     notice_id = seed(engine)
     claim(engine, "w1", NOW)
     with Session(engine) as s:
-        claims.record(s, [Outcome(REQ.key, notice_id, "email", AttemptStatus.RETRY,
-                                  error="451 try later")], worker_id="w1", now=NOW)
+        claims.record(
+            s,
+            [Outcome(REQ.key, notice_id, "email", AttemptStatus.RETRY, error="451 try later")],
+            worker_id="w1",
+            now=NOW,
+        )
         s.commit()
     assert claim(engine, "w2", NOW + timedelta(seconds=5)) == {REQ.key}

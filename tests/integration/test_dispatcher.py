@@ -40,22 +40,41 @@ class RecordingPublisher:
 def seed(engine: Engine) -> None:
     with Session(engine) as s:
         s.add(Person(id="p1", name="Anna", email="anna@example.com", country="NL", locale="nl"))
-        s.add(Incident(id="I1", title="Leak", severity="high", status="enriched",
-                       description={"en": "d"}, impact={"en": "i"}, measures_taken={"en": "m"},
-                       measures_planned={"en": "p"}, advice={"en": ""}, remedies={"en": "r"},
-                       categories=["contact"], aware_at=NOW))
+        s.add(
+            Incident(
+                id="I1",
+                title="Leak",
+                severity="high",
+                status="enriched",
+                description={"en": "d"},
+                impact={"en": "i"},
+                measures_taken={"en": "m"},
+                measures_planned={"en": "p"},
+                advice={"en": ""},
+                remedies={"en": "r"},
+                categories=["contact"],
+                aware_at=NOW,
+            )
+        )
         s.commit()
         s.add(Notice(incident_id="I1", person_id="p1", recipient_id="p1", status="pending"))
         s.commit()
 
 
-def dispatcher(engine: Engine, channel: InMemoryChannel,
-               publisher: RecordingPublisher) -> Dispatcher:
+def dispatcher(
+    engine: Engine, channel: InMemoryChannel, publisher: RecordingPublisher
+) -> Dispatcher:
     composer = Composer(Renderer(templates_dir()), message_domain="example.org")
-    return Dispatcher(engine, {"email": channel}, composer,
-                      settings=DispatchSettings(claim_lease_seconds=60, max_tries=3),
-                      publisher=publisher, topics=Topics("notices", "notices.retry"),
-                      worker_id="w-new", clock=lambda: NOW)
+    return Dispatcher(
+        engine,
+        {"email": channel},
+        composer,
+        settings=DispatchSettings(claim_lease_seconds=60, max_tries=3),
+        publisher=publisher,
+        topics=Topics("notices", "notices.retry"),
+        worker_id="w-new",
+        clock=lambda: NOW,
+    )
 
 
 async def test_a_notice_another_worker_is_sending_is_looked_at_again_when_its_lease_ends(
@@ -64,9 +83,19 @@ async def test_a_notice_another_worker_is_sending_is_looked_at_again_when_its_le
     seed(engine)
     claimed = NOW - timedelta(seconds=5)  # a worker that may have died five seconds ago
     with Session(engine) as s:
-        s.add(DeliveryAttempt(idempotency_key=KEY, incident_id="I1", person_id="p1",
-                              channel="email", notice_version=1, status="sending",
-                              message_id="m@example.org", worker_id="w-dead", claimed_at=claimed))
+        s.add(
+            DeliveryAttempt(
+                idempotency_key=KEY,
+                incident_id="I1",
+                person_id="p1",
+                channel="email",
+                notice_version=1,
+                status="sending",
+                message_id="m@example.org",
+                worker_id="w-dead",
+                claimed_at=claimed,
+            )
+        )
         s.commit()
     channel, publisher = EmailStandIn(), RecordingPublisher()
     await dispatcher(engine, channel, publisher).handle([NoticeJob("I1", "p1", 1)])
@@ -112,10 +141,16 @@ async def test_a_batch_still_unconfirmed_near_the_end_of_its_lease_is_recorded_a
     seed(engine)
     publisher = RecordingPublisher()
     composer = Composer(Renderer(templates_dir()), message_domain="example.org")
-    slow = Dispatcher(engine, {"email": StalledChannel()}, composer,
-                      settings=DispatchSettings(claim_lease_seconds=0.5),
-                      publisher=publisher, topics=Topics("notices", "notices.retry"),
-                      worker_id="w-slow", clock=lambda: NOW)
+    slow = Dispatcher(
+        engine,
+        {"email": StalledChannel()},
+        composer,
+        settings=DispatchSettings(claim_lease_seconds=0.5),
+        publisher=publisher,
+        topics=Topics("notices", "notices.retry"),
+        worker_id="w-slow",
+        clock=lambda: NOW,
+    )
     result = await slow.handle([NoticeJob("I1", "p1", 1)])
     with Session(engine) as s:
         attempt = s.get(DeliveryAttempt, KEY)

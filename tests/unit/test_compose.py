@@ -12,18 +12,32 @@ from incident.service.compose import TEMPLATE, Composer, Delivery, message_id_fo
 from incident.settings import templates_dir
 
 INCIDENT = Incident(
-    id="INC-1", title="Leak", severity="high", status="raised",
+    id="INC-1",
+    title="Leak",
+    severity="high",
+    status="raised",
     description={"en": "An attacker read a table.", "nl": "Een aanvaller las een tabel."},
-    impact={"en": "Phishing."}, measures_taken={"en": "Key revoked."},
-    measures_planned={"en": "Hardware keys."}, advice={"en": ""}, remedies={"en": "Monitoring."},
-    categories=["contact", "credentials"], contact={"email": "privacy@example.org"},
+    impact={"en": "Phishing."},
+    measures_taken={"en": "Key revoked."},
+    measures_planned={"en": "Hardware keys."},
+    advice={"en": ""},
+    remedies={"en": "Monitoring."},
+    categories=["contact", "credentials"],
+    contact={"email": "privacy@example.org"},
     aware_at=datetime(2026, 3, 6, 15, tzinfo=UTC),
 )
 
 
 def delivery(recipient: Person, subject: Person | None = None) -> Delivery:
-    return Delivery("INC-1:p:email:1", 1, "email", INCIDENT, recipient, subject or recipient,
-                    ("contact", "credentials"))
+    return Delivery(
+        "INC-1:p:email:1",
+        1,
+        "email",
+        INCIDENT,
+        recipient,
+        subject or recipient,
+        ("contact", "credentials"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +46,11 @@ def renderer() -> Renderer:
 
 
 @pytest.mark.parametrize("locale", ["en", "nl", "ja", "pt_BR"])
-@pytest.mark.parametrize("name", ["Anna de Vries", "<Zoë & \"Co\">", "佐藤 花子"])
+@pytest.mark.parametrize("name", ["Anna de Vries", '<Zoë & "Co">', "佐藤 花子"])
 def test_a_cached_render_personalised_equals_a_full_render(
-    renderer: Renderer, locale: str, name: str,
+    renderer: Renderer,
+    locale: str,
+    name: str,
 ) -> None:
     composer = Composer(renderer, message_domain="example.org")
     person = Person(id="p", name=name, country="NL", locale=locale)
@@ -61,6 +77,7 @@ def test_incident_text_falls_back_from_region_to_language_to_english() -> None:
 
 
 def test_the_message_id_is_stable_per_idempotency_key() -> None:
-    assert message_id_for("I:p:email:1", "example.org") == message_id_for("I:p:email:1",
-                                                                           "example.org")
+    assert message_id_for("I:p:email:1", "example.org") == message_id_for(
+        "I:p:email:1", "example.org"
+    )
     assert message_id_for("I:p:email:1", "x.org") != message_id_for("I:p:email:2", "x.org")

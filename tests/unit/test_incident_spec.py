@@ -12,10 +12,16 @@ from incident.errors import InvalidInputs
 
 def valid() -> dict[str, Any]:
     return {
-        "title": "Leaked customer table", "severity": "high", "categories": ["contact"],
-        "aware_at": "2026-03-06T16:00:00+01:00", "description": "What happened",
-        "impact": "Impact", "measures_taken": "Done", "measures_planned": "Planned",
-        "remedies": "Monitoring", "scope": {"countries": ["NL", "US-CA"]},
+        "title": "Leaked customer table",
+        "severity": "high",
+        "categories": ["contact"],
+        "aware_at": "2026-03-06T16:00:00+01:00",
+        "description": "What happened",
+        "impact": "Impact",
+        "measures_taken": "Done",
+        "measures_planned": "Planned",
+        "remedies": "Monitoring",
+        "scope": {"countries": ["NL", "US-CA"]},
     }
 
 

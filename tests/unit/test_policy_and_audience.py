@@ -11,28 +11,45 @@ KINDS = {"email": "email", "sms": "phone", "letter": "postal_address"}
 
 
 def test_the_first_channel_with_a_usable_contact_point_is_chosen() -> None:
-    route = next_channel(["email", "sms"], available=KINDS, contact_problems={"email": "missing"},
-                         contact_kinds=KINDS, exhausted=())
+    route = next_channel(
+        ["email", "sms"],
+        available=KINDS,
+        contact_problems={"email": "missing"},
+        contact_kinds=KINDS,
+        exhausted=(),
+    )
     assert route.channel == "sms"
 
 
 def test_a_person_with_no_usable_channel_is_unreachable_with_every_reason() -> None:
-    route = next_channel(["email", "sms"], available={"email": 1, "sms": 1},
-                         contact_problems={"email": "missing"}, contact_kinds=KINDS,
-                         exhausted={"sms"})
+    route = next_channel(
+        ["email", "sms"],
+        available={"email": 1, "sms": 1},
+        contact_problems={"email": "missing"},
+        contact_kinds=KINDS,
+        exhausted={"sms"},
+    )
     assert route.channel is None
     assert route.reason == "email: email missing; sms: failed"
 
 
 def test_channels_not_built_yet_are_skipped_in_the_chain() -> None:
-    route = next_channel(["letter", "email"], available={"email": 1}, contact_problems={},
-                         contact_kinds=KINDS, exhausted=())
+    route = next_channel(
+        ["letter", "email"],
+        available={"email": 1},
+        contact_problems={},
+        contact_kinds=KINDS,
+        exhausted=(),
+    )
     assert route.channel == "email"
 
 
 def test_a_persons_preferred_channels_come_first_but_only_those_the_chain_allows() -> None:
     assert preferred_order(["email", "sms", "letter"], ["letter", "fax"]) == [
-        "letter", "email", "sms"]
+        "letter",
+        "email",
+        "sms",
+    ]
 
 
 def test_retry_delay_doubles_and_is_capped() -> None:
@@ -41,9 +58,14 @@ def test_retry_delay_doubles_and_is_capped() -> None:
 
 
 def entry(pid: str, **kw: object) -> DirectoryEntry:
-    base: dict[str, object] = {"country": "NL", "region": None, "is_minor": False,
-                               "birth_date": None, "guardian_id": None,
-                               "contacts": {"email": f"{pid}@example.com"}}
+    base: dict[str, object] = {
+        "country": "NL",
+        "region": None,
+        "is_minor": False,
+        "birth_date": None,
+        "guardian_id": None,
+        "contacts": {"email": f"{pid}@example.com"},
+    }
     return DirectoryEntry(pid, **{**base, **kw})  # type: ignore[arg-type]
 
 
@@ -53,29 +75,41 @@ def check_email(value: str | None) -> str | None:
 
 def test_a_minor_is_told_through_their_guardian() -> None:
     child = entry("c", birth_date="2015-05-01", guardian_id="g")
-    decision = decide_audience(child, entry("g"), today=date(2026, 1, 1),
-                               majority_ages={"default": 18}, checks={"email": check_email})
+    decision = decide_audience(
+        child,
+        entry("g"),
+        today=date(2026, 1, 1),
+        majority_ages={"default": 18},
+        checks={"email": check_email},
+    )
     assert (decision.is_minor, decision.recipient_id) == (True, "g")
 
 
 def test_age_of_majority_follows_the_country() -> None:
     person = entry("k", country="KR", birth_date="2007-06-01")
-    decision = decide_audience(person, None, today=date(2026, 1, 1),
-                               majority_ages={"default": 18, "KR": 19}, checks={})
+    decision = decide_audience(
+        person, None, today=date(2026, 1, 1), majority_ages={"default": 18, "KR": 19}, checks={}
+    )
     assert decision.is_minor is True
 
 
 def test_a_minor_without_guardian_is_told_directly_and_the_gap_recorded() -> None:
     child = entry("c", is_minor=True)
-    decision = decide_audience(child, None, today=date(2026, 1, 1),
-                               majority_ages={"default": 18}, checks={})
+    decision = decide_audience(
+        child, None, today=date(2026, 1, 1), majority_ages={"default": 18}, checks={}
+    )
     assert decision.recipient_id == "c"
     assert "guardian" in decision.contact_problems
 
 
 def test_a_missing_email_is_recorded_as_a_contact_problem() -> None:
     person = entry("p", contacts={"email": None}, region="US-CA", country="US")
-    decision = decide_audience(person, None, today=date(2026, 1, 1),
-                               majority_ages={"default": 18}, checks={"email": check_email})
+    decision = decide_audience(
+        person,
+        None,
+        today=date(2026, 1, 1),
+        majority_ages={"default": 18},
+        checks={"email": check_email},
+    )
     assert decision.contact_problems == {"email": "missing"}
     assert decision.jurisdiction == "US-CA"
