@@ -49,7 +49,7 @@ def start_sink() -> tuple[int, subprocess.Popen[bytes] | None, str]:
         )
         time.sleep(0.3)
         return port, proc, "smtp-sink (postfix)"
-    from incident.adapters.local_smtp import LocalMaildirServer
+    from channels.local_smtp import LocalMaildirServer
 
     server = LocalMaildirServer(Path(tempfile.mkdtemp()) / "mail", port=port)
     server.start()

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from channels.base import Channel, Receipt, RenderedMessage
-from channels.email import EmailChannel
+from channels import email
+from channels.base import Channel, ChannelSpec, Receipt, RenderedMessage
 
 # Explicit rather than discovered: adding a channel is one visible line here.
-CHANNELS: dict[str, type[Channel]] = {
-    EmailChannel.name: EmailChannel,
-}
+REGISTRY: dict[str, ChannelSpec] = {spec.name: spec for spec in (email.SPEC,)}
 
-__all__ = ["CHANNELS", "Channel", "EmailChannel", "Receipt", "RenderedMessage"]
+__all__ = ["REGISTRY", "Channel", "ChannelSpec", "Receipt", "RenderedMessage"]

@@ -12,25 +12,52 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.utils import parseaddr
-from typing import ClassVar, cast
+from typing import cast
 
 import aiosmtplib
+from pydantic import Field
 
-from channels.base import Channel, Receipt, RenderedMessage
+from channels.base import (
+    BuildContext,
+    Channel,
+    ChannelSettings,
+    ChannelSpec,
+    ContactKind,
+    ContactPointData,
+    Receipt,
+    RenderedMessage,
+)
 from channels.errors import (
+    ChannelFault,
     ChannelTimeout,
-    PermanentChannelError,
+    MessageRejected,
+    RecipientDeferred,
     RecipientRejected,
-    TransientChannelError,
 )
 from channels.mime import address_problem, ascii_address, build_message
 
 _NAME = "email"
 
 
+class EmailSettings(ChannelSettings):
+    """`[channels.email]`; an empty host starts the local SMTP server writing out/mail."""
+
+    host: str = ""
+    port: int = 587
+    username: str | None = None
+    password: str | None = None
+    start_tls: bool | None = None  # None: upgrade when the server offers STARTTLS
+    use_tls: bool = False  # implicit TLS (port 465)
+    validate_certs: bool = True
+    ca_file: str | None = None
+    sender: str = "Security Team <security@example.org>"
+    timeout: float = 30.0
+    concurrency: int = Field(default=8, ge=1)  # pooled connections
+
+
 class EmailChannel(Channel):
-    name: ClassVar[str] = _NAME
-    contact_kind: ClassVar[str] = "email"
+    name = _NAME
+    contact_kind = ContactKind.EMAIL
 
     def __init__(
         self,
@@ -61,10 +88,6 @@ class EmailChannel(Channel):
         self._idle: list[aiosmtplib.SMTP] = []  # connected, authenticated, not in use
         self._slots: asyncio.Semaphore | None = None
 
-    @classmethod
-    def recipient_problem(cls, recipient: str | None) -> str | None:
-        return address_problem(recipient)
-
     async def deliver(self, msg: RenderedMessage) -> Receipt:
         if problem := address_problem(msg.recipient):
             raise RecipientRejected(_NAME, problem)
@@ -79,7 +102,7 @@ class EmailChannel(Channel):
                 headers=msg.headers,
             )
         except ValueError as exc:
-            raise PermanentChannelError(_NAME, f"cannot build the message: {exc}") from exc
+            raise MessageRejected(_NAME, f"cannot build the message: {exc}") from exc
         with _mapped_errors(msg.recipient):
             reply = await self._send(ascii_address(msg.recipient), data)
         return Receipt(
@@ -180,23 +203,35 @@ async def _quit(smtp: aiosmtplib.SMTP) -> None:
 
 @contextmanager
 def _mapped_errors(recipient: str) -> Iterator[None]:
-    """Translate aiosmtplib/ssl/socket errors into the ChannelError tree, most specific first."""
+    """Translate aiosmtplib/ssl/socket errors into the ChannelError tree, most specific first.
+
+    Only a reply to RCPT TO (or to the DATA of a one-recipient transaction) is about the
+    recipient; anything at connect, EHLO, STARTTLS, AUTH or MAIL FROM is about the relay."""
     try:
         yield
     except aiosmtplib.SMTPRecipientsRefused as exc:
         refused = exc.recipients[0]
         # Servers echo the address; reasons end up in logs, which never carry contact details.
         said = refused.message.replace(recipient, "[recipient]")
+        if refused.code in (421,):  # service closing: the relay, not the mailbox
+            raise ChannelFault(_NAME, f"relay unavailable: {refused.code} {said}") from exc
         if refused.code >= 500:
             raise RecipientRejected(_NAME, f"recipient refused: {refused.code} {said}") from exc
-        raise TransientChannelError(_NAME, f"recipient deferred: {refused.code} {said}") from exc
+        raise RecipientDeferred(_NAME, f"recipient deferred: {refused.code} {said}") from exc
     except aiosmtplib.SMTPAuthenticationError as exc:
         reason = f"authentication failed ({exc.code}); misconfiguration: check username/password"
-        raise PermanentChannelError(_NAME, reason) from exc
-    except aiosmtplib.SMTPResponseException as exc:
-        kind = PermanentChannelError if exc.code >= 500 else TransientChannelError
+        raise ChannelFault(_NAME, reason) from exc
+    except aiosmtplib.SMTPSenderRefused as exc:
+        raise ChannelFault(_NAME, f"sender refused: {exc.code} {exc.message}") from exc
+    except aiosmtplib.SMTPDataError as exc:
         said = exc.message.replace(recipient, "[recipient]")
-        raise kind(_NAME, f"server replied {exc.code} {said}") from exc
+        if exc.code in (421, 451, 452, 454) or exc.code < 500:
+            raise ChannelFault(_NAME, f"relay refused the data: {exc.code} {said}") from exc
+        raise MessageRejected(_NAME, f"message refused: {exc.code} {said}") from exc
+    except aiosmtplib.SMTPResponseException as exc:
+        # Connect, EHLO, STARTTLS, AUTH or RSET: every reply here is about the relay.
+        said = exc.message.replace(recipient, "[recipient]")
+        raise ChannelFault(_NAME, f"relay replied {exc.code} {said}") from exc
     except (TimeoutError, aiosmtplib.SMTPTimeoutError) as exc:
         raise ChannelTimeout(_NAME, f"timed out: {exc}") from exc
     except ssl.SSLError as exc:
@@ -204,8 +239,58 @@ def _mapped_errors(recipient: str) -> Iterator[None]:
             f"TLS failed ({exc}); misconfiguration: check ca_file / validate_certs "
             "and the server's certificate"
         )
-        raise PermanentChannelError(_NAME, reason) from exc
+        raise ChannelFault(_NAME, reason) from exc
     except aiosmtplib.SMTPNotSupported as exc:
-        raise PermanentChannelError(_NAME, f"misconfiguration: {exc}") from exc
+        raise ChannelFault(_NAME, f"misconfiguration: {exc}") from exc
     except (aiosmtplib.SMTPException, OSError) as exc:
-        raise TransientChannelError(_NAME, f"connection problem: {exc}") from exc
+        raise ChannelFault(_NAME, f"connection problem: {exc}") from exc
+
+
+def check_email(point: ContactPointData) -> str | None:
+    return address_problem(point.value)
+
+
+def build_email(settings: EmailSettings, ctx: BuildContext) -> EmailChannel:
+    return EmailChannel(
+        hostname=settings.host,
+        port=settings.port,
+        sender=settings.sender,
+        username=settings.username,
+        password=settings.password,
+        start_tls=settings.start_tls,
+        use_tls=settings.use_tls,
+        validate_certs=settings.validate_certs,
+        ca_file=settings.ca_file,
+        timeout=settings.timeout,
+        pool_size=settings.concurrency,
+    )
+
+
+def embedded_email(settings: EmailSettings, ctx: BuildContext) -> EmailSettings:
+    """The local SMTP server writing a Maildir under out/mail, for demo and development."""
+    from channels.local_smtp import LocalMaildirServer
+
+    server = LocalMaildirServer(ctx.out_dir / "mail")
+    server.start()
+    ctx.on_close(server.stop)
+    return settings.model_copy(
+        update={
+            "host": server.host,
+            "port": server.port,
+            "start_tls": False,
+            "username": None,
+            "password": None,
+        }
+    )
+
+
+SPEC = ChannelSpec(
+    name=_NAME,
+    settings_model=EmailSettings,
+    factory=build_email,
+    contact_kinds=(ContactKind.EMAIL,),
+    template_parts=("subject", "text", "html"),
+    check=check_email,
+    embedded=embedded_email,
+    needs_provider=lambda settings: not settings.host,
+)

@@ -1,10 +1,18 @@
 """Errors raised by channel adapters. Library errors are mapped to these at the boundary.
 
+The first split is *whose* problem it is. A channel fault says nothing about the person: the
+relay is down, our credentials or TLS are wrong, the provider throttles or fails. It spends none
+of the notice's tries and never makes anyone unreachable; the channel's circuit breaker holds
+the work until the channel is healthy again. A recipient verdict is about this one contact
+point or message, and only it can move a person to their next channel.
+
 ChannelError(channel, reason)
-├── TransientChannelError(ChannelError, ConnectionError)   retry with backoff
-│   └── ChannelTimeout(TransientChannelError, TimeoutError)
-└── PermanentChannelError                                  no retry: next channel in the chain
-    └── RecipientRejected                                  this contact point is unusable
+├── ChannelFault                         the channel is unhealthy: hold the work, open the breaker
+│   └── ChannelTimeout(ChannelFault, TimeoutError)
+└── RecipientVerdict                     about this recipient / this message only
+    ├── RecipientDeferred                may succeed later: retry with backoff until the horizon
+    └── RecipientRejected                never for this contact point: next channel in the chain
+        └── ContactPointGone             the contact point no longer exists (retire it)
 """
 
 from __future__ import annotations
@@ -16,17 +24,29 @@ class ChannelError(Exception):
         super().__init__(f"{channel}: {reason}")
 
 
-class TransientChannelError(ChannelError, ConnectionError):
-    """The provider may accept the same message later."""
+class ChannelFault(ChannelError, ConnectionError):
+    """The channel cannot be used right now, for anyone: not a verdict on the recipient."""
 
 
-class ChannelTimeout(TransientChannelError, TimeoutError):
+class ChannelTimeout(ChannelFault, TimeoutError):
     pass
 
 
-class PermanentChannelError(ChannelError):
-    """The provider will never accept this message as it is."""
+class RecipientVerdict(ChannelError):
+    """The provider answered about this recipient or this message."""
 
 
-class RecipientRejected(PermanentChannelError):
-    """The contact point itself is refused (bad address, unknown mailbox, invalid number)."""
+class RecipientDeferred(RecipientVerdict):
+    """The provider may accept this message for this recipient later (e.g. 450 mailbox busy)."""
+
+
+class RecipientRejected(RecipientVerdict):
+    """The contact point itself is refused (unknown mailbox, invalid number, bad address)."""
+
+
+class ContactPointGone(RecipientRejected):
+    """The contact point no longer exists (push subscription 404/410): retire it for good."""
+
+
+class MessageRejected(RecipientRejected):
+    """This message can never be sent as it is (it cannot be built or the provider refuses it)."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime
-from typing import ClassVar
 
 from channels.base import Channel, Receipt, RenderedMessage
 from channels.errors import ChannelError
@@ -17,10 +16,8 @@ FailureSpec = BaseException | type[BaseException]
 
 
 class InMemoryChannel(Channel):
-    name: ClassVar[str] = "in_memory"
-    contact_kind: ClassVar[str] = "email"
-
-    def __init__(self) -> None:
+    def __init__(self, name: str = "in_memory", contact_kind: str = "email") -> None:
+        self.name, self.contact_kind = name, contact_kind
         self.sent: list[RenderedMessage] = []  # accepted messages, in order
         self.attempts: list[RenderedMessage] = []  # every call, failed ones included
         self.closed = False

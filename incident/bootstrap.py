@@ -1,29 +1,29 @@
 """Wire the service from settings: database, queue, channels, renderer. The embedded default
-starts a local broker and a local SMTP server when no real ones are configured."""
+starts a local broker and local stand-ins for channels (an SMTP server writing a Maildir...)
+when no real ones are configured. Channels are built from the registry, as data."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from email.utils import parseaddr
-from pathlib import Path
+from typing import Any
 
 import structlog
+from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
-from channels import CHANNELS
-from channels.base import Channel
-from channels.email import EmailChannel
+from channels import REGISTRY
+from channels.base import BuildContext, Channel, ChannelSettings, ChannelSpec, ContactCheck
 from incident.adapters.db import create_schema, make_engine
 from incident.adapters.kafka_bus import ensure_topics
 from incident.adapters.local_broker import LocalBroker
-from incident.adapters.local_smtp import LocalMaildirServer
-from incident.domain.audience import ContactCheck
 from incident.errors import ConfigError
 from incident.obligations import load_rules
 from incident.rendering import Renderer
 from incident.service.compose import Composer
-from incident.settings import Settings, SmtpSettings, templates_dir
+from incident.settings import Settings, templates_dir
 
 log = structlog.get_logger()
 
@@ -35,8 +35,8 @@ class Runtime:
     settings: Settings
     engine: Engine
     bootstrap_servers: str
-    smtp: SmtpSettings
-    maildir: Path | None = None
+    # Each routed channel's validated settings, pointing at local stand-ins where embedded.
+    channel_settings: dict[str, ChannelSettings] = field(default_factory=dict)
     _stack: ExitStack = field(default_factory=ExitStack)
 
     def close(self) -> None:
@@ -46,6 +46,7 @@ class Runtime:
 
 def start_runtime(settings: Settings, *, embedded_ok: bool = True) -> Runtime:
     load_rules()  # a malformed rules file fails here, naming file, entry and field
+    channel_settings = resolve_channel_settings(settings)  # bad channel config fails first
     engine = make_engine(settings.database_url)
     create_schema(engine)
     stack = ExitStack()
@@ -55,34 +56,71 @@ def start_runtime(settings: Settings, *, embedded_ok: bool = True) -> Runtime:
         broker = stack.enter_context(LocalBroker())
         servers = broker.bootstrap_servers
         log.info("local_broker_started", bootstrap_servers=servers)
+    kafka = settings.kafka
     ensure_topics(
-        settings.kafka,
+        kafka,
         servers,
         {
-            settings.kafka.incidents_topic: 1,
-            settings.kafka.notices_topic: settings.kafka.notices_partitions,
-            settings.kafka.retry_topic: settings.kafka.notices_partitions,
-            settings.kafka.dead_topic: 1,
+            kafka.incidents_topic: 1,
+            kafka.notices_topic: kafka.notices_partitions,
+            kafka.retry_topic: kafka.notices_partitions,
+            kafka.dead_topic: 1,
         },
     )
-    smtp, maildir = settings.smtp, None
-    if not smtp.host:
-        _require_embedded(embedded_ok, "smtp.host")
-        maildir = settings.out_dir / "mail"
-        server = LocalMaildirServer(maildir)
-        server.start()
-        stack.callback(server.stop)
-        smtp = smtp.model_copy(
-            update={
-                "host": server.host,
-                "port": server.port,
-                "start_tls": False,
-                "username": None,
-                "password": None,
-            }
+    ctx = build_context(settings, embedded_ok=embedded_ok, stack=stack)
+    for name, cfg in channel_settings.items():
+        spec = REGISTRY[name]
+        if spec.needs_provider(cfg):
+            if spec.embedded is None:
+                raise ConfigError(
+                    "settings",
+                    f"channels.{name}",
+                    "-",
+                    "names no provider and the channel has no local stand-in",
+                )
+            _require_embedded(embedded_ok, f"channels.{name}")
+            channel_settings[name] = spec.embedded(cfg, ctx)
+            log.info("local_channel_started", channel=name, out_dir=str(settings.out_dir))
+    return Runtime(settings, engine, servers, channel_settings, stack)
+
+
+def routed_channels(settings: Settings) -> list[str]:
+    """Every channel the routing can send to."""
+    return list(dict.fromkeys(settings.dispatch.fallback_chain))
+
+
+def resolve_channel_settings(settings: Settings) -> dict[str, ChannelSettings]:
+    """Validate `[channels.<name>]` of every routed channel against its registry entry.
+    An unknown channel, or settings its model refuses, stops the start with the reason."""
+    for name in settings.channels:
+        if name not in REGISTRY:
+            raise ConfigError(
+                "settings",
+                f"channels.{name}",
+                "-",
+                f"no such channel; available: {sorted(REGISTRY)}",
+            )
+    resolved: dict[str, ChannelSettings] = {}
+    for name in routed_channels(settings):
+        spec = _spec(name)
+        try:
+            resolved[name] = spec.settings_model.model_validate(settings.channels.get(name, {}))
+        except ValidationError as exc:
+            problem = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise ConfigError("settings", f"channels.{name}", "-", problem) from exc
+    return resolved
+
+
+def _spec(name: str) -> ChannelSpec:
+    spec = REGISTRY.get(name)
+    if spec is None:
+        raise ConfigError(
+            "settings",
+            "dispatch.fallback_chain",
+            name,
+            f"no such channel; available: {sorted(REGISTRY)}",
         )
-        log.info("local_smtp_started", port=server.port, maildir=str(maildir))
-    return Runtime(settings, engine, servers, smtp, maildir, stack)
+    return spec
 
 
 def _require_embedded(allowed: bool, setting: str) -> None:
@@ -96,49 +134,49 @@ def _require_embedded(allowed: bool, setting: str) -> None:
         )
 
 
+def message_domain(settings: Settings) -> str:
+    sender = str(settings.channels.get("email", {}).get("sender", ""))
+    return parseaddr(sender)[1].rpartition("@")[2] or "breachnotice.local"
+
+
+def build_context(
+    settings: Settings, *, embedded_ok: bool = True, stack: ExitStack | None = None
+) -> BuildContext:
+    on_close: Any = stack.callback if stack is not None else (lambda _cb: None)
+    return BuildContext(settings.out_dir, message_domain(settings), embedded_ok, on_close)
+
+
 def build_channels(runtime: Runtime) -> dict[str, Channel]:
-    """One instance per channel named in the fallback chain and present in the registry."""
+    """One instance per routed channel; one that cannot be built stops the start, named."""
+    ctx = build_context(runtime.settings, stack=runtime._stack)
     built: dict[str, Channel] = {}
-    for name in runtime.settings.dispatch.fallback_chain:
-        if name not in CHANNELS:
+    for name, cfg in runtime.channel_settings.items():
+        try:
+            built[name] = REGISTRY[name].factory(cfg, ctx)
+        except (ValueError, TypeError, OSError) as exc:
             raise ConfigError(
-                "settings",
-                "dispatch.fallback_chain",
-                name,
-                f"no such channel; available: {sorted(CHANNELS)}",
-            )
-        if name == "email":
-            built[name] = email_channel(runtime.smtp)
+                "settings", f"channels.{name}", "-", f"channel cannot be built: {exc}"
+            ) from exc
     return built
 
 
-def email_channel(smtp: SmtpSettings) -> EmailChannel:
-    return EmailChannel(
-        hostname=smtp.host,
-        port=smtp.port,
-        sender=smtp.sender,
-        username=smtp.username,
-        password=smtp.password,
-        start_tls=smtp.start_tls,
-        use_tls=smtp.use_tls,
-        validate_certs=smtp.validate_certs,
-        ca_file=smtp.ca_file,
-        timeout=smtp.timeout,
-        pool_size=smtp.pool_size,
-    )
-
-
 def contact_checks(settings: Settings) -> dict[str, ContactCheck]:
-    """Contact-point checks of the channels in use, keyed by the contact kind they need."""
+    """Contact-point checks of the channels in use, keyed by the contact kind they check."""
     return {
-        CHANNELS[name].contact_kind: CHANNELS[name].recipient_problem
-        for name in settings.dispatch.fallback_chain
-        if name in CHANNELS
+        kind: _spec(name).check
+        for name in routed_channels(settings)
+        for kind in _spec(name).contact_kinds
+    }
+
+
+def channel_kinds(channels: Mapping[str, Channel]) -> dict[str, tuple[str, ...]]:
+    return {
+        name: REGISTRY[name].contact_kinds if name in REGISTRY else (ch.contact_kind,)
+        for name, ch in channels.items()
     }
 
 
 def build_composer(settings: Settings) -> Composer:
     renderer = Renderer(templates_dir(), default_locale=settings.default_locale)
-    renderer.check(list(settings.dispatch.fallback_chain))
-    domain = parseaddr(settings.smtp.sender)[1].rpartition("@")[2] or "breachnotice.local"
-    return Composer(renderer, message_domain=domain)
+    renderer.check(routed_channels(settings))
+    return Composer(renderer, message_domain=message_domain(settings))

@@ -1,6 +1,6 @@
 """Typed settings: `config/defaults.toml`, then an optional TOML file, then BREACHNOTICE_* env vars.
 
-Nested fields use a double underscore: BREACHNOTICE_SMTP__HOST=relay.example.org.
+Nested fields use a double underscore: BREACHNOTICE_CHANNELS__EMAIL__HOST=relay.example.org.
 Parsed once by the entrypoint and passed down; nothing reads the environment at import time.
 """
 
@@ -64,27 +64,24 @@ class KafkaSettings(BaseModel):
     sasl_password: str | None = None
 
 
-class SmtpSettings(BaseModel):
-    # Empty host: start the local SMTP server that writes a Maildir (embedded default).
-    host: str = ""
-    port: int = 587
-    username: str | None = None
-    password: str | None = None
-    start_tls: bool | None = None  # None: upgrade when the server offers STARTTLS
-    use_tls: bool = False  # implicit TLS (port 465)
-    validate_certs: bool = True
-    ca_file: str | None = None
-    sender: str = "Security Team <security@example.org>"
-    timeout: float = 30.0
-    pool_size: int = 8
-
-
 class DispatchSettings(BaseModel):
     batch_size: int = 500
+    # Tries of a notice that fails through our own defect (a rendering bug) before it is given
+    # up on that channel. A recipient's "try later" retries until the horizon instead, and a
+    # channel fault (relay down) spends no tries at all.
     max_tries: int = 5
     retry_base_seconds: float = 2.0
+    retry_max_delay_seconds: float = 3600.0
+    # A deferred recipient is retried until the earliest open individual-notice deadline of
+    # their jurisdiction, and at least this long after the notice was created.
+    retry_min_horizon_hours: float = 24.0
     # A `sending` claim older than this belongs to a worker presumed dead and is resent.
     claim_lease_seconds: float = 60.0
+    # Pending notices untouched this long get their job published again (after a broker lost
+    # its data, or a dispatcher died holding delayed jobs in memory).
+    sweep_after_seconds: float = 120.0
+    breaker_base_cooldown_seconds: float = 2.0
+    breaker_max_cooldown_seconds: float = 60.0
     fallback_chain: list[str] = Field(default_factory=lambda: ["email"])
 
 
@@ -100,7 +97,9 @@ class Settings(BaseSettings):
     log_library_level: str = "warning"  # kafka-python, aiosmtplib, SQLAlchemy
     default_locale: str = "en"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
-    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    # `[channels.<name>]`: each channel's own settings, validated by its registry entry's
+    # settings model at start (BREACHNOTICE_CHANNELS__EMAIL__HOST=relay.example.org).
+    channels: dict[str, dict[str, Any]] = Field(default_factory=dict)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     minors: dict[str, int] = Field(default_factory=lambda: {"default": 18})
 

@@ -145,5 +145,15 @@ class MessageConsumer:
         """Commit the positions of everything polled so far: call after the DB commit."""
         self._consumer.commit()
 
+    def keepalive(self) -> None:
+        """Tell the group this member is alive during long work between two polls: poll with
+        every partition paused, which fetches nothing but counts as a poll."""
+        assigned = self._consumer.assignment()
+        self._consumer.pause(*assigned)
+        try:
+            self._consumer.poll(timeout_ms=0)
+        finally:
+            self._consumer.resume(*assigned)
+
     def close(self) -> None:
         self._consumer.close(autocommit=False)

@@ -80,14 +80,11 @@ class Incident(SQLModel, table=True):
 
 
 class Person(SQLModel, table=True):
-    """The user directory the enricher reads."""
+    """The user directory the enricher reads. How to reach a person is in `ContactPoint` rows."""
 
     __tablename__ = "person"
     id: str = Field(primary_key=True)
     name: str
-    email: str | None = None
-    phone: str | None = None
-    postal_address: dict[str, str] = _json()
     locale: str = "en"
     country: str = Field(index=True)
     region: str | None = Field(default=None, index=True)
@@ -95,6 +92,24 @@ class Person(SQLModel, table=True):
     is_minor: bool = False
     guardian_id: str | None = Field(default=None, foreign_key="person.id")
     channel_preferences: list[str] = _json_list()
+
+
+class ContactPoint(SQLModel, table=True):
+    """One way to reach a person: an email address, a phone number, a postal address (fields in
+    `details`), a Web Push subscription (keys in `details`)... A person has any number of each,
+    tried in `preference` order. `problem` says why one is unusable; such a point is kept (it is
+    evidence of what was on file) and routed around, never silently dropped."""
+
+    __tablename__ = "contact_point"
+    __table_args__ = (UniqueConstraint("person_id", "kind", "value"),)
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: str = Field(foreign_key="person.id", index=True)
+    kind: str
+    value: str
+    details: dict[str, Any] = _json()
+    preference: int = 0  # lower is tried first
+    problem: str | None = None
+    checked_at: datetime | None = _instant()
 
 
 class AffectedPerson(SQLModel, table=True):
@@ -108,20 +123,25 @@ class AffectedPerson(SQLModel, table=True):
     is_minor: bool = False
     # Who receives the notice: the person, or their guardian when the person is a minor.
     recipient_id: str = Field(foreign_key="person.id")
-    # Contact points found unusable, e.g. {"email": "missing"}: routed around, never dropped.
+    # Why a contact kind cannot be used for this person, e.g. {"email": "missing"}, and other
+    # findings of enrichment (a minor without a guardian): recorded once, read by planning.
     contact_problems: dict[str, str] = _json()
 
 
 class Notice(SQLModel, table=True):
+    """What one addressee is told about one incident: a person, the public or an authority."""
+
     __tablename__ = "notice"
     __table_args__ = (
-        UniqueConstraint("incident_id", "person_id", "version"),
+        UniqueConstraint("incident_id", "addressee_kind", "addressee_id", "version"),
         Index("ix_notice_incident_status", "incident_id", "status"),
     )
     id: int | None = Field(default=None, primary_key=True)
     incident_id: str = Field(foreign_key="incident.id")
-    person_id: str = Field(foreign_key="person.id")
-    recipient_id: str = Field(foreign_key="person.id")
+    addressee_kind: str = "person"  # person | public | authority
+    addressee_id: str  # the person id, "public", or the authority's id
+    person_id: str | None = Field(default=None, foreign_key="person.id")
+    recipient_id: str | None = Field(default=None, foreign_key="person.id")
     version: int = 1
     status: str
     channel: str | None = None
@@ -139,8 +159,11 @@ class DeliveryAttempt(SQLModel, table=True):
     __table_args__ = (Index("ix_attempt_incident_status", "incident_id", "status"),)
     idempotency_key: str = Field(primary_key=True)
     incident_id: str = Field(foreign_key="incident.id")
-    person_id: str = Field(foreign_key="person.id")
+    addressee_kind: str = "person"
+    addressee_id: str
+    person_id: str | None = Field(default=None, foreign_key="person.id")
     channel: str
+    contact_point_id: int | None = None  # which contact point it went to (receipts act on it)
     notice_version: int
     status: str
     message_id: str
@@ -150,6 +173,21 @@ class DeliveryAttempt(SQLModel, table=True):
     error: str | None = None
     claimed_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     sent_at: datetime | None = _instant()
+    not_before: datetime | None = _instant()  # a retry is not claimed again before this
+    updated_at: datetime | None = _instant()
+
+
+class DeliveryEvent(SQLModel, table=True):
+    """Every state a delivery went through, with when and who said so: the dispatcher, a
+    provider callback, a bounce report, a print-house return file, a confirmation link."""
+
+    __tablename__ = "delivery_event"
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(index=True)
+    status: str
+    source: str
+    at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    detail: dict[str, Any] = _json()
 
 
 class Outbox(SQLModel, table=True):

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 
 from incident.domain.jurisdiction import jurisdiction_of
-
-# contact kind ("email", "phone", ...) -> why that contact point is unusable, or None
-ContactCheck = Callable[[str | None], str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +19,6 @@ class DirectoryEntry:
     is_minor: bool
     birth_date: str | None
     guardian_id: str | None
-    contacts: Mapping[str, str | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +27,7 @@ class AudienceDecision:
     jurisdiction: str
     is_minor: bool
     recipient_id: str
-    contact_problems: dict[str, str]
+    problems: dict[str, str]  # findings to record, e.g. a minor without a guardian
 
 
 def is_minor(entry: DirectoryEntry, *, today: date, age_of_majority: int) -> bool:
@@ -50,7 +46,6 @@ def decide_audience(
     *,
     today: date,
     majority_ages: Mapping[str, int],
-    checks: Mapping[str, ContactCheck],
 ) -> AudienceDecision:
     """A minor is told through their guardian; a minor without one on file is told directly,
     and the missing guardian is recorded so a person follows it up (never dropped)."""
@@ -60,11 +55,7 @@ def decide_audience(
         age_of_majority=majority_ages.get(entry.country, majority_ages.get("default", 18)),
     )
     recipient = guardian if (minor and guardian is not None) else entry
-    problems = {
-        kind: problem
-        for kind, check in checks.items()
-        if (problem := check(recipient.contacts.get(kind))) is not None
-    }
+    problems: dict[str, str] = {}
     if minor and guardian is None:
         problems["guardian"] = "minor without a guardian on file; notified directly"
     return AudienceDecision(
@@ -72,5 +63,5 @@ def decide_audience(
         jurisdiction=jurisdiction_of(entry.country, entry.region),
         is_minor=minor,
         recipient_id=recipient.id,
-        contact_problems=problems,
+        problems=problems,
     )

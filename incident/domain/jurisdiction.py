@@ -27,3 +27,9 @@ def jurisdiction_of(country: str, region: str | None) -> str:
     if region:
         return region if region.startswith(f"{country}-") else f"{country}-{region}"
     return country
+
+
+def region_variants(region: str) -> list[str]:
+    """The ways a directory may store an ISO 3166-2 region: `US-CA` and `CA` (with country US)."""
+    country, _, local = region.partition("-")
+    return [region, local] if local else [region, f"{country}-{region}"]

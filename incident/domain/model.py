@@ -39,15 +39,55 @@ class IncidentStatus(StrEnum):
 
 class NoticeStatus(StrEnum):
     PENDING = "pending"
-    SENT = "sent"
+    SENT = "sent"  # accepted by a channel's provider
+    DELIVERED = "delivered"  # the provider or print house confirmed delivery
+    CONFIRMED = "confirmed"  # the recipient confirmed they received it
     UNREACHABLE = "unreachable"
+
+
+# A notice that reached one of these needs nothing more from the dispatcher.
+SETTLED_NOTICE = frozenset(
+    {NoticeStatus.SENT, NoticeStatus.DELIVERED, NoticeStatus.CONFIRMED, NoticeStatus.UNREACHABLE}
+)
 
 
 class AttemptStatus(StrEnum):
     SENDING = "sending"  # claimed: the provider call may be in flight
-    SENT = "sent"
-    RETRY = "retry"  # transient failure: may be claimed again after a backoff
-    FAILED = "failed"  # permanent failure on this channel: the next channel is tried
+    SENT = "sent"  # accepted by the provider
+    DELIVERED = "delivered"  # provider callback / print house: it arrived
+    CONFIRMED = "confirmed"  # the recipient confirmed (link, keypress)
+    BOUNCED = "bounced"  # came back after acceptance (bounce report): next channel
+    UNDELIVERED = "undelivered"  # provider gave up after acceptance: next channel
+    RETRY = "retry"  # not sent yet: may be claimed again after `not_before`
+    FAILED = "failed"  # refused for this recipient on this channel: the next channel is tried
+
+
+# After acceptance, what a receipt may say, and whether the person must move on.
+RECEIPT_STATES = frozenset(
+    {
+        AttemptStatus.DELIVERED,
+        AttemptStatus.CONFIRMED,
+        AttemptStatus.BOUNCED,
+        AttemptStatus.UNDELIVERED,
+        AttemptStatus.FAILED,
+    }
+)
+RETURNED = frozenset({AttemptStatus.BOUNCED, AttemptStatus.UNDELIVERED, AttemptStatus.FAILED})
+
+
+class AddresseeKind(StrEnum):
+    PERSON = "person"
+    PUBLIC = "public"  # an announcement: the notice page and feed
+    AUTHORITY = "authority"  # a regulator report
+
+
+class DeliverySource(StrEnum):
+    DISPATCHER = "dispatcher"
+    PROVIDER_CALLBACK = "provider_callback"
+    BOUNCE_REPORT = "bounce_report"
+    PRINT_HOUSE = "print_house"
+    CONFIRMATION_LINK = "confirmation_link"
+    OPERATOR = "operator"
 
 
 class ChannelName(StrEnum):
@@ -62,12 +102,32 @@ class ChannelName(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class NoticeJob:
-    """What travels on the `notices` topic: ids only, never contact details or text."""
+    """What travels on the `notices` topic: ids only, never contact details or text.
+
+    `person_id` is the addressee's id: a person's id, "public", or an authority's id."""
 
     incident_id: str
     person_id: str
     notice_version: int
+    addressee_kind: str = AddresseeKind.PERSON
 
 
-def idempotency_key(incident_id: str, person_id: str, channel: str, notice_version: int) -> str:
-    return f"{incident_id}:{person_id}:{channel}:{notice_version}"
+def addressee_ref(kind: str, addressee_id: str) -> str:
+    """The addressee part of an idempotency key: a person's id as it always was, else
+    `public` or `authority.<id>`, so the kinds can never collide."""
+    if kind == AddresseeKind.PERSON:
+        return addressee_id
+    if kind == AddresseeKind.PUBLIC:
+        return "public"
+    return f"{kind}.{addressee_id}"
+
+
+def idempotency_key(
+    incident_id: str,
+    person_id: str,
+    channel: str,
+    notice_version: int,
+    addressee_kind: str = AddresseeKind.PERSON,
+) -> str:
+    addressee = addressee_ref(addressee_kind, person_id)
+    return f"{incident_id}:{addressee}:{channel}:{notice_version}"

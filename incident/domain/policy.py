@@ -16,20 +16,24 @@ def next_channel(
     fallback_chain: Sequence[str],
     *,
     available: Collection[str],
-    contact_problems: Mapping[str, str],
-    contact_kinds: Mapping[str, str],
+    usable: Collection[str],
+    problems: Mapping[str, str],
+    contact_kinds: Mapping[str, Sequence[str]],
     exhausted: Collection[str],
 ) -> Route:
-    """First channel of the chain that exists, has a usable contact point and has not failed."""
+    """First channel of the chain that exists, has a usable contact point and has not failed.
+
+    `usable`: channels for which the person has a usable contact point; `problems`: why a
+    contact kind is unusable, as enrichment recorded it (for the reason given)."""
     skipped: list[str] = []
     for channel in fallback_chain:
         if channel not in available:
             continue
-        kind = contact_kinds[channel]
-        if kind in contact_problems:
-            skipped.append(f"{channel}: {kind} {contact_problems[kind]}")
-        elif channel in exhausted:
+        if channel in exhausted:
             skipped.append(f"{channel}: failed")
+        elif channel not in usable:
+            why = "; ".join(f"{k} {problems.get(k, 'missing')}" for k in contact_kinds[channel])
+            skipped.append(f"{channel}: {why}")
         else:
             return Route(channel, f"first usable channel of {list(fallback_chain)}")
     return Route(None, "; ".join(skipped) or "no channel configured")

@@ -120,7 +120,9 @@ def clock_cmd(
     from sqlmodel import Session
 
     from incident.adapters.tables import Incident
-    from incident.service.obligations import recompute_obligations, record_clock
+    from incident.domain.events import ClockRecorded
+    from incident.service import bus
+    from incident.service.obligations import open_obligations, record_clock
 
     settings = _settings()
     try:
@@ -140,7 +142,8 @@ def clock_cmd(
             raise typer.Exit(2)
         record_clock(session, incident_id, name, when, national_security=national_security)
         session.flush()
-        rows = recompute_obligations(session, incident_id, now=datetime.now(UTC))
+        bus.handle(session, [ClockRecorded(incident_id, name)], now=datetime.now(UTC))
+        rows = open_obligations(session, incident_id=incident_id)
         session.commit()
     typer.echo(f"{incident_id}: {name} = {when.isoformat()}; {len(rows)} open obligations")
 

@@ -121,7 +121,7 @@ def _summary(runtime: Runtime, incident_id: str, c: NoticeCounts, elapsed: float
     table.add_row("not reachable (recorded, with reason)", f"[yellow]{c.unreachable:,}[/yellow]")
     table.add_row("still pending", f"[red]{c.pending:,}[/red]" if c.pending else "0")
     table.add_row("elapsed", f"{elapsed:.1f} s")
-    table.add_row("mail (Maildir)", str(runtime.maildir))
+    table.add_row("mail (Maildir)", str(runtime.settings.out_dir / "mail"))
     table.add_row("database", runtime.settings.database_url)
     console.print(table)
     _obligations(runtime, incident_id)

@@ -31,7 +31,11 @@ class DispatcherProcesses:
         kafka = runtime.settings.kafka.model_copy(
             update={"bootstrap_servers": runtime.bootstrap_servers}
         )
-        self._settings = runtime.settings.model_copy(update={"kafka": kafka, "smtp": runtime.smtp})
+        # The children use the servers this process resolved (the local stand-ins included).
+        channels = {name: cfg.model_dump() for name, cfg in runtime.channel_settings.items()}
+        self._settings = runtime.settings.model_copy(
+            update={"kafka": kafka, "channels": {**runtime.settings.channels, **channels}}
+        )
         context = multiprocessing.get_context("spawn")  # no inherited threads or connections
         self._stop = context.Event()
         self._procs = [

@@ -7,12 +7,13 @@ Kafka calls block, so each worker owns a thread; the dispatcher runs its sends o
 from __future__ import annotations
 
 import asyncio
+import heapq
 import json
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
@@ -20,13 +21,28 @@ from sqlmodel import Session
 
 from incident.adapters.kafka_bus import MessageConsumer, MessageProducer, Record
 from incident.adapters.tables import AuditEvent
-from incident.bootstrap import Runtime, build_channels, build_composer, contact_checks
+from incident.bootstrap import (
+    Runtime,
+    build_channels,
+    build_composer,
+    channel_kinds,
+    contact_checks,
+)
+from incident.domain.events import IncidentEnriched
 from incident.domain.model import NoticeJob
 from incident.errors import NotFound
-from incident.service.dispatch import BatchResult, Dispatcher, Topics
-from incident.service.enrich import enrich_incident
+from incident.service import bus
+from incident.service.dispatch import (
+    BatchResult,
+    ChannelLimits,
+    Dispatcher,
+    Topics,
+    job_payload,
+)
+from incident.service.enrich import EnrichContext, enrich_incident
 from incident.service.recovery import resume_from_database
 from incident.service.relay import relay_outbox
+from incident.service.sweep import sweep_stale
 
 log = structlog.get_logger()
 Clock = Callable[[], datetime]
@@ -65,25 +81,46 @@ def run_enricher(rt: Runtime, stop: StopFlag) -> None:
     )
     producer = MessageProducer(kafka, rt.bootstrap_servers)
     checks = contact_checks(rt.settings)
-    events, jobs = resume_from_database(
-        rt.engine,
-        producer,
-        incidents_topic=kafka.incidents_topic,
-        notices_topic=kafka.notices_topic,
-    )
-    if events or jobs:
-        log.info("resumed_from_database", stage="enrich", incidents=events, notices=jobs)
+    events = resume_from_database(rt.engine, producer, incidents_topic=kafka.incidents_topic)
+    if events:
+        log.info("resumed_from_database", stage="enrich", incidents=events)
+    next_sweep = 0.0
     try:
         while not stop.is_set():
             for record in consumer.poll(max_records=10, timeout_ms=500):
-                _enrich_one(rt, record, producer, checks)
+                _enrich_one(rt, record, producer, checks, consumer.keepalive)
             consumer.commit()  # only after every polled incident is stored and queued
+            if time.monotonic() >= next_sweep:
+                _sweep(rt, producer)
+                next_sweep = time.monotonic() + max(
+                    1.0, rt.settings.dispatch.sweep_after_seconds / 4
+                )
     finally:
         consumer.close()
         producer.close()
 
 
-def _enrich_one(rt: Runtime, record: Record, producer: MessageProducer, checks: Any) -> None:
+def _sweep(rt: Runtime, producer: MessageProducer) -> None:
+    dispatch = rt.settings.dispatch
+    swept = sweep_stale(
+        rt.engine,
+        producer,
+        topic=rt.settings.kafka.notices_topic,
+        now=utcnow(),
+        older_than=timedelta(seconds=dispatch.sweep_after_seconds),
+        lease=timedelta(seconds=dispatch.claim_lease_seconds),
+    )
+    if swept:
+        log.info("pending_notices_requeued", stage="sweep", notices=swept)
+
+
+def _enrich_one(
+    rt: Runtime,
+    record: Record,
+    producer: MessageProducer,
+    checks: Any,
+    keepalive: Callable[[], None],
+) -> None:
     try:
         event = record.json()
         if not isinstance(event, dict):
@@ -95,18 +132,23 @@ def _enrich_one(rt: Runtime, record: Record, producer: MessageProducer, checks: 
     with structlog.contextvars.bound_contextvars(
         stage="enrich", incident_id=incident_id, offset=record.offset
     ):
+        ctx = EnrichContext(
+            publisher=producer,
+            notices_topic=rt.settings.kafka.notices_topic,
+            checks=checks,
+            majority_ages=rt.settings.minors,
+            now=utcnow(),
+            tick=keepalive,
+        )
         try:
-            enrich_incident(
-                rt.engine,
-                event,
-                publisher=producer,
-                notices_topic=rt.settings.kafka.notices_topic,
-                checks=checks,
-                majority_ages=rt.settings.minors,
-                now=utcnow(),
-            )
+            result = enrich_incident(rt.engine, event, ctx)
         except NotFound as exc:
             _dead_letter(rt, producer, record, str(exc))
+            return
+        if not result.already_processed:
+            with Session(rt.engine) as session:
+                bus.handle(session, [IncidentEnriched(incident_id, result.affected)], now=utcnow())
+                session.commit()
 
 
 def _dead_letter(rt: Runtime, producer: MessageProducer, record: Record, reason: str) -> None:
@@ -143,7 +185,12 @@ def parse_job(record: Record) -> tuple[NoticeJob, dict[str, Any], datetime | Non
     data = json.loads(record.value)
     if not isinstance(data, dict):
         raise TypeError(f"expected a JSON object, got {type(data).__name__}")
-    job = NoticeJob(str(data["incident_id"]), str(data["person_id"]), int(data["notice_version"]))
+    job = NoticeJob(
+        str(data["incident_id"]),
+        str(data["person_id"]),
+        int(data["notice_version"]),
+        str(data.get("addressee_kind", "person")),
+    )
     not_before = datetime.fromisoformat(data["not_before"]) if data.get("not_before") else None
     if not_before is not None and not_before.utcoffset() is None:
         raise ValueError(f"not_before {data['not_before']!r} has no UTC offset")
@@ -184,22 +231,34 @@ async def _dispatch_loop(
         topics=Topics(kafka.notices_topic, kafka.retry_topic),
         worker_id=worker_id,
         clock=utcnow,
+        kinds=channel_kinds(channels),
+        limits={
+            name: ChannelLimits(cfg.concurrency, cfg.rate_limit_per_second)
+            for name, cfg in rt.channel_settings.items()
+        },
     )
+    delayed = DelayedJobs(producer, kafka.retry_topic)
+    batch_size = rt.settings.dispatch.batch_size
     try:
         while not stop.is_set():
+            due = delayed.pop_due(utcnow(), batch_size)
+            # Never sleep between polls (a member that does not poll falls behind its group's
+            # join); wait inside poll instead, at most until the next delayed job is due.
+            wait_ms = 0 if due else int(min(200, delayed.seconds_to_next(utcnow()) * 1000))
             records = await asyncio.to_thread(
-                consumer.poll, max_records=rt.settings.dispatch.batch_size, timeout_ms=200
+                consumer.poll, max_records=batch_size, timeout_ms=wait_ms
             )
-            if not records:
-                continue
-            jobs, waiting = _due_jobs(rt, producer, records)
-            with structlog.contextvars.bound_contextvars(stage="dispatch", worker=worker_id):
-                result = await dispatcher.handle(jobs) if jobs else BatchResult()
-            consumer.commit()  # after the batch's results are committed to the database
-            if on_batch:
+            jobs = due + _due_jobs(rt, producer, records, delayed)
+            if jobs:
+                with structlog.contextvars.bound_contextvars(stage="dispatch", worker=worker_id):
+                    result = await dispatcher.handle(jobs)
+                delayed.add_all(result.later)
+            else:
+                result = BatchResult()
+            if records:
+                consumer.commit()  # after the batch's results are committed to the database
+            if on_batch and jobs:
                 on_batch(result)
-            if waiting and not jobs:
-                await asyncio.sleep(min(1.0, waiting))
     finally:
         for channel in channels.values():
             await channel.aclose()
@@ -207,27 +266,62 @@ async def _dispatch_loop(
         producer.close()
 
 
+class DelayedJobs:
+    """Jobs not due yet, held in memory until they are (no republish loop on the broker).
+
+    Their offsets are committed: the database still has each as a pending notice with its
+    attempt's `not_before`, so a dispatcher that dies loses nothing (the sweep requeues them).
+    Beyond `capacity` jobs they go back on the retry topic instead."""
+
+    def __init__(self, producer: MessageProducer, topic: str, capacity: int = 200_000) -> None:
+        self._heap: list[tuple[datetime, int, NoticeJob]] = []
+        self._seq = 0
+        self._producer, self._topic, self._capacity = producer, topic, capacity
+
+    def add_all(self, items: list[tuple[NoticeJob, datetime]]) -> None:
+        overflow = []
+        for job, due in items:
+            if len(self._heap) >= self._capacity:
+                overflow.append(
+                    (job.person_id, {**job_payload(job), "not_before": due.isoformat()})
+                )
+                continue
+            self._seq += 1
+            heapq.heappush(self._heap, (due, self._seq, job))
+        if overflow:
+            self._producer.publish_all(self._topic, overflow)
+
+    def pop_due(self, now: datetime, limit: int) -> list[NoticeJob]:
+        out: list[NoticeJob] = []
+        while self._heap and self._heap[0][0] <= now and len(out) < limit:
+            out.append(heapq.heappop(self._heap)[2])
+        return out
+
+    def seconds_to_next(self, now: datetime) -> float:
+        if not self._heap:
+            return 0.2
+        return max(0.01, (self._heap[0][0] - now).total_seconds())
+
+
 def _due_jobs(
-    rt: Runtime, producer: MessageProducer, records: list[Record]
-) -> tuple[list[NoticeJob], float]:
-    """Jobs due now; retries not yet due go back on the retry topic (a delay loop)."""
+    rt: Runtime, producer: MessageProducer, records: list[Record], delayed: DelayedJobs
+) -> list[NoticeJob]:
+    """Jobs due now; those not due yet wait in memory."""
     jobs: list[NoticeJob] = []
-    later: list[tuple[str, dict[str, Any]]] = []
-    now, wait = utcnow(), 0.0
+    now = utcnow()
+    later: list[tuple[NoticeJob, datetime]] = []
     for record in records:
         try:
-            job, payload, not_before = parse_job(record)
+            job, _payload, not_before = parse_job(record)
         except (ValueError, KeyError, TypeError) as exc:
             _dead_letter(rt, producer, record, f"not a notice job: {exc!r}")
             continue
         if not_before is not None and not_before > now:
-            later.append((record.key or job.person_id, payload))
-            wait = max(wait, (not_before - now).total_seconds())
+            later.append((job, not_before))
         else:
             jobs.append(job)
-    if later:
-        producer.publish_all(rt.settings.kafka.retry_topic, later)
-    return jobs, wait
+    delayed.add_all(later)
+    return jobs
 
 
 Worker = Callable[[Runtime, threading.Event], None]

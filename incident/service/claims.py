@@ -1,33 +1,38 @@
 """Claim-before-send on the DeliveryAttempt table (DESIGN §2).
 
 A key is claimed by inserting it as `sending` (or taking over a stale `sending` claim of a dead
-worker, or a `retry` after a transient failure). Only the claimant sends; everyone else skips.
-A crash between claim and record leaves `sending` rows whose lease expires; the next claimant
-resends with the same Message-ID, so the receiving side can recognise the duplicate.
+worker, or a `retry` whose `not_before` has passed). Only the claimant sends; everyone else
+skips. A crash between claim and record leaves `sending` rows whose lease expires; the next
+claimant resends with the same Message-ID, so the receiving side can recognise the duplicate.
+Every recorded state is also a `DeliveryEvent` row: what happened, when, and who said so.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, bindparam, or_, update
 from sqlmodel import Session, col, select
 
 from incident.adapters.db import insert_ignoring_duplicates
-from incident.adapters.tables import DeliveryAttempt, Notice
-from incident.domain.model import AttemptStatus, NoticeStatus
+from incident.adapters.tables import ContactPoint, DeliveryAttempt, DeliveryEvent, Notice
+from incident.domain.model import AttemptStatus, DeliverySource, NoticeStatus
 
 
 @dataclass(frozen=True, slots=True)
 class ClaimRequest:
     key: str
     incident_id: str
-    person_id: str
+    person_id: str  # the addressee's id
     channel: str
     notice_version: int
     message_id: str
+    addressee_kind: str = "person"
+    contact_point_id: int | None = None
 
 
 def claim(
@@ -48,8 +53,11 @@ def claim(
             {
                 "idempotency_key": r.key,
                 "incident_id": r.incident_id,
-                "person_id": r.person_id,
+                "addressee_kind": r.addressee_kind,
+                "addressee_id": r.person_id,
+                "person_id": r.person_id if r.addressee_kind == "person" else None,
                 "channel": r.channel,
+                "contact_point_id": r.contact_point_id,
                 "notice_version": r.notice_version,
                 "status": AttemptStatus.SENDING.value,
                 "message_id": r.message_id,
@@ -64,7 +72,10 @@ def claim(
     table = DeliveryAttempt.__table__  # type: ignore[attr-defined]
     takeover = or_(
         and_(table.c.status == AttemptStatus.SENDING.value, table.c.claimed_at < now - lease),
-        table.c.status == AttemptStatus.RETRY.value,
+        and_(
+            table.c.status == AttemptStatus.RETRY.value,
+            or_(table.c.not_before.is_(None), table.c.not_before <= now),
+        ),
     )
     session.execute(
         update(table)
@@ -118,10 +129,19 @@ class Outcome:
     status: AttemptStatus
     provider_id: str | None = None
     error: str | None = None
+    spend: bool = True  # False: this try does not count (channel fault, batch deadline)
+    fault: bool = False  # the channel, not the recipient, failed
+    verdict: bool = False  # the provider's answer about this recipient
+    contact_point_id: int | None = None  # a refused contact point, to mark unusable
+    not_before: datetime | None = None
+    tries_delta: int = 0
+
+    def but(self, **changes: Any) -> Outcome:
+        return dataclasses.replace(self, **changes)
 
 
 def record(session: Session, outcomes: list[Outcome], *, worker_id: str, now: datetime) -> None:
-    """Write results in two executemany statements; a sent attempt marks its notice sent."""
+    """Write results in a few executemany statements; a sent attempt marks its notice sent."""
     if not outcomes:
         return
     table = DeliveryAttempt.__table__  # type: ignore[attr-defined]
@@ -133,6 +153,9 @@ def record(session: Session, outcomes: list[Outcome], *, worker_id: str, now: da
             provider_id=bindparam("p"),
             error=bindparam("e"),
             sent_at=bindparam("t"),
+            not_before=bindparam("nb"),
+            tries=table.c.tries + bindparam("dt"),
+            updated_at=now,
         ),
         [
             {
@@ -141,10 +164,35 @@ def record(session: Session, outcomes: list[Outcome], *, worker_id: str, now: da
                 "p": o.provider_id,
                 "e": o.error,
                 "t": now if o.status is AttemptStatus.SENT else None,
+                "nb": o.not_before,
+                "dt": o.tries_delta,
             }
             for o in outcomes
         ],
     )
+    insert_ignoring_duplicates(
+        session,
+        DeliveryEvent,
+        [
+            {
+                "idempotency_key": o.key,
+                "status": o.status.value,
+                "source": DeliverySource.DISPATCHER.value,
+                "at": now,
+                "detail": {"error": o.error} if o.error else {},
+            }
+            for o in outcomes
+        ],
+    )
+    refused = [o for o in outcomes if o.contact_point_id is not None]
+    if refused:
+        points = ContactPoint.__table__  # type: ignore[attr-defined]
+        session.execute(
+            update(points)
+            .where(points.c.id == bindparam("cid"))
+            .values(problem=bindparam("why"), checked_at=now),
+            [{"cid": o.contact_point_id, "why": f"refused: {o.error}"[:300]} for o in refused],
+        )
     sent = [o for o in outcomes if o.status is AttemptStatus.SENT]
     if sent:
         notices = Notice.__table__  # type: ignore[attr-defined]

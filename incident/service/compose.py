@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 
 from markupsafe import escape
 
-from channels.base import RenderedMessage
+from channels.base import ContactPointData, RenderedMessage
 from incident.adapters.tables import Incident, Person
 from incident.rendering import NoticeContext, RenderedParts, Renderer
 
@@ -23,16 +24,6 @@ def pick_text(texts: dict[str, str], locale: str) -> str:
 def message_id_for(key: str, domain: str) -> str:
     """Stable per idempotency key: a resend after a crash carries the same Message-ID."""
     return f"{hashlib.sha256(key.encode()).hexdigest()[:40]}@{domain}"
-
-
-def contact_point(channel_contact_kind: str, person: Person) -> str | None:
-    if channel_contact_kind == "email":
-        return person.email
-    if channel_contact_kind == "phone":
-        return person.phone
-    if channel_contact_kind == "postal_address":
-        return "\n".join(person.postal_address.values()) or None
-    return None
 
 
 def _personalise(parts: RenderedParts, name: str, child: str) -> RenderedParts:
@@ -51,7 +42,10 @@ def _personalise(parts: RenderedParts, name: str, child: str) -> RenderedParts:
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One notice to send: who it concerns, who receives it, and over which channel."""
+    """One notice to send: who it concerns, who receives it, over which channel and where.
+
+    For the public or an authority, `recipient` and `subject` are stand-ins without contact
+    details (name empty, the default locale): their channels publish or file the notice."""
 
     key: str
     notice_id: int
@@ -60,6 +54,11 @@ class Delivery:
     recipient: Person
     subject: Person  # the affected person (differs from recipient for a minor's guardian)
     categories: tuple[str, ...]
+    contact: ContactPointData | None = None
+    contact_point_id: int | None = None
+    addressee_kind: str = "person"
+    jurisdiction: str | None = None  # its individual-notice deadline bounds the retries
+    created_at: datetime | None = None  # when the notice was created: the retries' start
 
 
 # Names are the only per-person text in a notice. Everything else depends on the incident, the
@@ -121,10 +120,11 @@ class Composer:
                 self._cache.popitem(last=False)
         return _personalise(parts, d.recipient.name, d.subject.name)
 
-    def message(self, d: Delivery, *, recipient: str) -> RenderedMessage:
+    def message(self, d: Delivery) -> RenderedMessage:
         parts = self.render(d)
         return RenderedMessage(
-            recipient=recipient,
+            recipient=d.contact.value if d.contact is not None else "",
+            contact=d.contact,
             locale=parts.locale,
             subject=parts.subject,
             body_text=parts.text,

@@ -1,28 +1,41 @@
-"""Dispatch: route each notice job to a channel, claim it, render, send, record the result."""
+"""Dispatch: route each notice job to a channel, claim it, render, send, record the result.
+
+Who is to blame decides what happens after a failure:
+- a channel fault (relay down, TLS/AUTH, throttling) spends no tries and makes nobody
+  unreachable: the channel's breaker opens, its work is held and resumes by itself;
+- a recipient's "try later" retries with backoff and jitter until the horizon (the
+  individual-notice deadline, at least a day), then the next channel is tried;
+- a recipient's refusal moves the person to their next channel at once;
+- our own defect (a rendering bug) retries a bounded number of times.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from channels.base import Channel, Receipt, RenderedMessage
-from channels.errors import PermanentChannelError, TransientChannelError
-from incident.adapters.tables import Incident, Notice
+from channels.errors import ChannelFault, RecipientDeferred, RecipientRejected, RecipientVerdict
+from incident.adapters.obligation_tables import ObligationRecord
+from incident.adapters.tables import Incident
+from incident.domain.breaker import CircuitBreaker
+from incident.domain.events import ChainExhausted, Event, NoticesSettled
 from incident.domain.model import AttemptStatus, NoticeJob, NoticeStatus
 from incident.domain.policy import retry_delay
-from incident.service import claims
+from incident.service import bus, claims
 from incident.service.claims import ClaimRequest, Outcome
-from incident.service.compose import Composer, Delivery, contact_point, message_id_for
+from incident.service.compose import Composer, Delivery, message_id_for
 from incident.service.failpoints import failpoint
-from incident.service.obligations import recompute_obligations
-from incident.service.planning import plan_batch
+from incident.service.planning import Plan, plan_batch
 from incident.settings import DispatchSettings
 
 log = structlog.get_logger()
@@ -37,15 +50,39 @@ class BatchResult:
     sent: int = 0
     failed: int = 0
     retried: int = 0
+    held: int = 0  # channel fault or open breaker: waiting for the channel, no try spent
     unreachable: int = 0
     skipped: int = 0
     requeue: list[NoticeJob] = field(default_factory=list)
+    later: list[tuple[NoticeJob, datetime]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
 class Topics:
     notices: str
     retry: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelLimits:
+    concurrency: int = 16
+    rate_limit_per_second: float | None = None
+
+
+class RateLimiter:
+    """Spaces sends evenly to at most `per_second` (None: no limit)."""
+
+    def __init__(self, per_second: float | None) -> None:
+        self._gap = 1.0 / per_second if per_second else 0.0
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        if not self._gap:
+            return
+        now = time.monotonic()
+        slot, self._next = max(now, self._next), max(now, self._next) + self._gap
+        if slot > now:
+            await asyncio.sleep(slot - now)
 
 
 class Dispatcher:
@@ -60,47 +97,112 @@ class Dispatcher:
         topics: Topics,
         worker_id: str,
         clock: Callable[[], datetime],
+        kinds: Mapping[str, Sequence[str]] | None = None,
+        limits: Mapping[str, ChannelLimits] | None = None,
     ) -> None:
         self._engine, self._channels, self._composer = engine, channels, composer
         self._settings, self._publisher, self._topics = settings, publisher, topics
         self._worker_id, self._clock = worker_id, clock
+        self._kinds = kinds or {name: (ch.contact_kind,) for name, ch in channels.items()}
+        self._limits = dict(limits or {})
+        self._limiters = {
+            n: RateLimiter(lim.rate_limit_per_second) for n, lim in self._limits.items()
+        }
+        self.breakers = {
+            name: CircuitBreaker(
+                name,
+                settings.breaker_base_cooldown_seconds,
+                settings.breaker_max_cooldown_seconds,
+            )
+            for name in channels
+        }
 
     async def handle(self, jobs: list[NoticeJob]) -> BatchResult:
         result = BatchResult()
-        now = self._clock()
         with Session(self._engine, expire_on_commit=False) as session:
             plan = plan_batch(
-                session, jobs, channels=self._channels, chain=self._settings.fallback_chain, now=now
+                session,
+                jobs,
+                kinds=self._kinds,
+                chain=self._settings.fallback_chain,
+                now=self._clock(),
             )
             result.skipped = plan.skipped
-            claims.mark_unreachable(session, plan.unreachable, now=now)
-            result.unreachable = len(plan.unreachable)
+            events = self._settle_unroutable(session, plan, result)
+            send, held = self._admitted(plan.deliveries)
+            now = self._clock()  # the claim time: the batch's deadline counts from here
             lease = timedelta(seconds=self._settings.claim_lease_seconds)
             owned = claims.claim(
                 session,
-                [self._claim_request(d) for d in plan.deliveries],
+                [self._claim_request(d) for d in send],
                 worker_id=self._worker_id,
                 now=now,
                 lease=lease,
             )
-            held = claims.held_elsewhere(
-                session, [d.key for d in plan.deliveries if d.key not in owned]
-            )
+            elsewhere = claims.held_elsewhere(session, [d.key for d in send if d.key not in owned])
+            bus.handle(session, events, now=now)
             session.commit()
-        result.skipped += len(plan.deliveries) - len(owned) - len(held)
-        self._recheck_after_lease(plan.deliveries, held, lease)
+        deadline = (
+            time.monotonic()
+            + 0.8 * self._settings.claim_lease_seconds
+            - (self._clock() - now).total_seconds()
+        )
+        result.skipped += len(send) - len(owned) - len(elsewhere)
+        self._hold(held, result)
+        self._recheck_after_lease(send, elsewhere, lease)
         failpoint("dispatch.after_claim")
-        mine = [d for d in plan.deliveries if d.key in owned]
-        outcomes = await self._send(mine)
+        mine = [d for d in send if d.key in owned]
+        outcomes = await self._send(mine, deadline)
         failpoint("dispatch.before_record")
-        with Session(self._engine, expire_on_commit=False) as session:
-            tries = claims.tries_of(session, (o.key for o in outcomes))
-            outcomes = [self._settle(o, tries.get(o.key, 1)) for o in outcomes]
-            claims.record(session, outcomes, worker_id=self._worker_id, now=self._clock())
-            session.commit()
-        self._follow_up(mine, outcomes, tries, result)
-        self._refresh_obligations_when_settled({job.incident_id for job in jobs})
+        self._record(mine, outcomes, result)
         return result
+
+    def _settle_unroutable(self, session: Session, plan: Plan, result: BatchResult) -> list[Event]:
+        """No channel left: the notice is unreachable, with the reason, and it is an event."""
+        now = self._clock()
+        reasons = {**plan.unreachable, **{nid: why for nid, (_, why) in plan.exhausted.items()}}
+        claims.mark_unreachable(session, reasons, now=now)
+        result.unreachable = len(reasons)
+        incidents = {d.incident.id for d in plan.deliveries}
+        events: list[Event] = []
+        for _nid, (person_id, why) in plan.exhausted.items():
+            incident_id = self._incident_of(session, _nid)
+            events.append(ChainExhausted(incident_id, person_id, why))
+            incidents.add(incident_id)
+        for incident_id in {e.incident_id for e in events}:
+            events.append(NoticesSettled(incident_id, 0))
+        return events
+
+    @staticmethod
+    def _incident_of(session: Session, notice_id: int) -> str:
+        from incident.adapters.tables import Notice
+
+        notice = session.get(Notice, notice_id)
+        assert notice is not None
+        return notice.incident_id
+
+    def _admitted(self, deliveries: list[Delivery]) -> tuple[list[Delivery], list[Delivery]]:
+        """What the channels' breakers let through now; the rest is held for the channel."""
+        now = self._clock()
+        send: list[Delivery] = []
+        held: list[Delivery] = []
+        quota = {name: b.admits(now) for name, b in self.breakers.items()}
+        for d in deliveries:
+            room = quota.get(d.channel)
+            if room is None:
+                send.append(d)
+            elif room > 0:
+                quota[d.channel] = room - 1
+                send.append(d)
+            else:
+                held.append(d)
+        return send, held
+
+    def _hold(self, held: list[Delivery], result: BatchResult) -> None:
+        now = self._clock()
+        for d in held:
+            result.held += 1
+            result.later.append((_job_of(d), self.breakers[d.channel].held_until(now)))
 
     def _recheck_after_lease(
         self, deliveries: list[Delivery], held: dict[str, datetime], lease: timedelta
@@ -114,33 +216,12 @@ class Dispatcher:
             [
                 (
                     d.subject.id,
-                    {**_job_payload(_job_of(d)), "not_before": (held[d.key] + lease).isoformat()},
+                    {**job_payload(_job_of(d)), "not_before": (held[d.key] + lease).isoformat()},
                 )
                 for d in deliveries
                 if d.key in held
             ],
         )
-
-    def _refresh_obligations_when_settled(self, incident_ids: set[str]) -> None:
-        """Unreachable counts feed substitute-notice decisions: recompute once all are settled."""
-        with Session(self._engine) as session:
-            for incident_id in incident_ids:
-                pending = session.exec(
-                    select(Notice.id)
-                    .where(
-                        Notice.incident_id == incident_id,
-                        Notice.status == NoticeStatus.PENDING.value,
-                    )
-                    .limit(1)
-                ).first()
-                if pending is None:
-                    # Row lock: two dispatchers finishing together must not both supersede.
-                    incident = session.exec(
-                        select(Incident).where(Incident.id == incident_id).with_for_update()
-                    ).first()
-                    if incident is not None:  # a job of an unknown incident was only skipped
-                        recompute_obligations(session, incident_id, now=self._clock())
-            session.commit()
 
     def _claim_request(self, d: Delivery) -> ClaimRequest:
         return ClaimRequest(
@@ -150,77 +231,211 @@ class Dispatcher:
             d.channel,
             d.incident.notice_version,
             message_id_for(d.key, self._composer.message_domain),
+            addressee_kind=d.addressee_kind,
+            contact_point_id=d.contact_point_id,
         )
 
-    async def _send(self, deliveries: list[Delivery]) -> list[Outcome]:
+    async def _send(self, deliveries: list[Delivery], deadline: float) -> list[Outcome]:
         by_channel: dict[str, list[Delivery]] = {}
         for d in deliveries:
             by_channel.setdefault(d.channel, []).append(d)
+        groups = [self._send_channel(name, group, deadline) for name, group in by_channel.items()]
         outcomes: list[Outcome] = []
-        for name, group in by_channel.items():
-            channel = self._channels[name]
-            ready: list[Delivery] = []
-            messages: list[RenderedMessage] = []
-            for d in group:
-                try:
-                    messages.append(
-                        self._composer.message(
-                            d, recipient=contact_point(channel.contact_kind, d.recipient) or ""
-                        )
-                    )
-                    ready.append(d)
-                except Exception as exc:  # a defect in one notice must not stop the others
-                    outcomes.append(_outcome(d, exc))
-            outcomes.extend(await self._deliver_within_lease(channel, ready, messages))
+        for part in await asyncio.gather(*groups):
+            outcomes.extend(part)
         return outcomes
 
-    async def _deliver_within_lease(
-        self, channel: Channel, ready: list[Delivery], messages: list[RenderedMessage]
+    async def _send_channel(
+        self, name: str, group: list[Delivery], deadline: float
     ) -> list[Outcome]:
-        """Claims must be recorded before their lease ends, or another worker would take them
-        over while this one is still sending. A batch that runs out of time is recorded as a
-        retry: a notice that did go out is resent once, with the same Message-ID."""
-        deadline = 0.8 * self._settings.claim_lease_seconds
-        try:
-            results = await asyncio.wait_for(channel.deliver_many(messages), timeout=deadline)
-        except TimeoutError:
-            log.warning(
-                "batch_over_deadline", channel=channel.name, notices=len(ready), deadline_s=deadline
-            )
-            return [
-                Outcome(
-                    d.key,
-                    d.notice_id,
-                    d.channel,
-                    AttemptStatus.RETRY,
-                    error=f"not confirmed within {deadline:.0f} s (claim lease)",
-                )
-                for d in ready
-            ]
-        return [_outcome(d, r) for d, r in zip(ready, results, strict=True)]
+        """Each message's outcome is kept as it completes; at the deadline only the unfinished
+        ones become retries (resent later with the same Message-ID), never the whole batch."""
+        channel = self._channels[name]
+        results: list[Receipt | BaseException | None] = [None] * len(group)
+        messages: list[RenderedMessage | None] = []
+        for i, d in enumerate(group):
+            try:
+                messages.append(self._composer.message(d))
+            except Exception as exc:  # a defect in one notice must not stop the others
+                messages.append(None)
+                results[i] = exc
+        todo = iter([i for i, m in enumerate(messages) if m is not None])
+        limiter = self._limiters.get(name) or RateLimiter(None)
+        breaker = self.breakers[name]
 
-    def _settle(self, o: Outcome, tries: int) -> Outcome:
-        """A transient failure that used up its tries becomes permanent on this channel."""
-        if o.status is AttemptStatus.RETRY and tries >= self._settings.max_tries:
-            return Outcome(
-                o.key,
-                o.notice_id,
-                o.channel,
-                AttemptStatus.FAILED,
-                error=f"gave up after {tries} tries: {o.error}",
+        async def worker() -> None:
+            for i in todo:
+                if breaker.state != "closed" and results[i] is None and _faulted(results):
+                    return  # the channel is down: keep the rest for later, untried
+                await limiter.wait()
+                msg = messages[i]
+                assert msg is not None
+                try:
+                    results[i] = await channel.deliver(msg)
+                except Exception as exc:
+                    results[i] = exc
+                    if isinstance(exc, ChannelFault):
+                        breaker.fault(str(exc), self._clock())
+
+        width = self._limits.get(name, ChannelLimits()).concurrency
+        workers = [asyncio.ensure_future(worker()) for _ in range(min(width, len(group)) or 1)]
+        remaining = deadline - time.monotonic()
+        _done, pending = await asyncio.wait(workers, timeout=max(0.0, remaining))
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+            log.warning(
+                "batch_over_deadline", channel=name, unfinished=sum(1 for r in results if r is None)
             )
-        return o
+        return [self._outcome(d, r) for d, r in zip(group, results, strict=True)]
+
+    def _outcome(self, d: Delivery, result: Receipt | BaseException | None) -> Outcome:
+        breaker = self.breakers[d.channel]
+        if isinstance(result, Receipt):
+            if breaker.success():
+                log.info("channel_recovered", channel=d.channel)
+            return Outcome(d.key, d.notice_id, d.channel, AttemptStatus.SENT, result.provider_id)
+        if result is None:  # untried because the channel went down, or out of time
+            down = breaker.state != "closed"
+            why = (
+                f"held: channel down ({breaker.cause})"
+                if down
+                else ("not finished before the batch deadline (claim lease)")
+            )
+            return Outcome(
+                d.key,
+                d.notice_id,
+                d.channel,
+                AttemptStatus.RETRY,
+                spend=False,
+                error=why,
+                fault=down,
+            )
+        if isinstance(result, ChannelFault):
+            return Outcome(
+                d.key,
+                d.notice_id,
+                d.channel,
+                AttemptStatus.RETRY,
+                spend=False,
+                error=f"channel fault: {result}",
+                fault=True,
+            )
+        if isinstance(result, RecipientRejected):
+            return Outcome(
+                d.key,
+                d.notice_id,
+                d.channel,
+                AttemptStatus.FAILED,
+                error=str(result),
+                contact_point_id=d.contact_point_id,
+                verdict=True,
+            )
+        if isinstance(result, RecipientDeferred | RecipientVerdict):
+            return Outcome(
+                d.key, d.notice_id, d.channel, AttemptStatus.RETRY, error=str(result), verdict=True
+            )
+        # Not the channel's verdict but our defect (rendering, a bug): record it precisely and
+        # retry, so a fix deployed in time still reaches the person; bounded by max_tries.
+        log.error("delivery_crashed", channel=d.channel, key=d.key, exc_info=result)
+        return Outcome(
+            d.key,
+            d.notice_id,
+            d.channel,
+            AttemptStatus.RETRY,
+            error=f"internal error: {type(result).__name__}: {result}",
+        )
+
+    def _record(self, mine: list[Delivery], outcomes: list[Outcome], result: BatchResult) -> None:
+        by_key = {d.key: d for d in mine}
+        now = self._clock()
+        opened = {name for name, b in self.breakers.items() if b.state != "closed"}
+        for name in opened:
+            if any(o.fault and o.channel == name for o in outcomes):
+                b = self.breakers[name]
+                log.warning(
+                    "channel_unavailable",
+                    channel=name,
+                    cause=b.cause,
+                    retry_at=b.held_until(now).isoformat(),
+                )
+        with Session(self._engine, expire_on_commit=False) as session:
+            tries = claims.tries_of(session, (o.key for o in outcomes))
+            horizons = self._horizons(session, {d.incident.id for d in mine})
+            settled = [
+                self._settle(o, by_key[o.key], tries.get(o.key, 1), horizons, now) for o in outcomes
+            ]
+            claims.record(session, settled, worker_id=self._worker_id, now=now)
+            sent = [by_key[o.key].incident.id for o in settled if o.status is AttemptStatus.SENT]
+            bus.handle(session, [NoticesSettled(i, sent.count(i)) for i in set(sent)], now=now)
+            session.commit()
+        self._follow_up(mine, settled, result)
+
+    def _horizons(
+        self, session: Session, incident_ids: set[str]
+    ) -> dict[tuple[str, str], datetime]:
+        """Earliest open individual-notice deadline per (incident, jurisdiction)."""
+        rows = session.exec(
+            select(
+                ObligationRecord.incident_id, ObligationRecord.jurisdiction, ObligationRecord.due
+            ).where(
+                col(ObligationRecord.incident_id).in_(incident_ids),
+                ObligationRecord.recipient == "individuals",
+                col(ObligationRecord.superseded_at).is_(None),
+                col(ObligationRecord.due).is_not(None),
+            )
+        ).all()
+        out: dict[tuple[str, str], datetime] = {}
+        for incident_id, place, due in rows:
+            key = (incident_id, place)
+            if due is not None and (key not in out or due < out[key]):
+                out[key] = due
+        return out
+
+    def _settle(
+        self,
+        o: Outcome,
+        d: Delivery,
+        tries: int,
+        horizons: Mapping[tuple[str, str], datetime],
+        now: datetime,
+    ) -> Outcome:
+        """When a retry is due, or that it is given up on this channel."""
+        if o.status is not AttemptStatus.RETRY:
+            return o
+        if not o.spend:  # channel fault or deadline: no try spent, due when the channel is back
+            due = self.breakers[o.channel].held_until(now) if o.fault else now
+            return o.but(not_before=due, tries_delta=-1)
+        delay = retry_delay(
+            tries,
+            base_seconds=self._settings.retry_base_seconds,
+            cap_seconds=self._settings.retry_max_delay_seconds,
+        )
+        due = now + timedelta(seconds=delay * random.uniform(0.8, 1.2))  # jitter
+        if not o.verdict:  # our own defect: bounded tries
+            if tries >= self._settings.max_tries:
+                return o.but(
+                    status=AttemptStatus.FAILED, error=f"gave up after {tries} tries: {o.error}"
+                )
+            return o.but(not_before=due)
+        start = d.created_at or now
+        horizon = max(
+            start + timedelta(hours=self._settings.retry_min_horizon_hours),
+            horizons.get((d.incident.id, d.jurisdiction or ""), start),
+        )
+        if due > horizon:
+            return o.but(
+                status=AttemptStatus.FAILED,
+                error=f"still deferred at the horizon {horizon.isoformat()}: {o.error}",
+            )
+        return o.but(not_before=due)
 
     def _follow_up(
-        self,
-        deliveries: list[Delivery],
-        outcomes: list[Outcome],
-        tries: dict[str, int],
-        result: BatchResult,
+        self, deliveries: list[Delivery], outcomes: list[Outcome], result: BatchResult
     ) -> None:
-        """Failed → requeue now (routing picks the next channel); retry → retry topic later."""
+        """Failed → requeue now (routing picks the next channel); retry → due later."""
         by_key = {d.key: d for d in deliveries}
-        retries: list[tuple[str, dict[str, Any]]] = []
         for o in outcomes:
             d = by_key[o.key]
             job = _job_of(d)
@@ -230,15 +445,11 @@ class Dispatcher:
                 result.failed += 1
                 result.requeue.append(job)
             else:
-                result.retried += 1
-                due = self._clock() + timedelta(
-                    seconds=retry_delay(
-                        tries.get(o.key, 1), base_seconds=self._settings.retry_base_seconds
-                    )
-                )
-                retries.append(
-                    (job.person_id, {**_job_payload(job), "not_before": due.isoformat()})
-                )
+                if o.fault:
+                    result.held += 1
+                else:
+                    result.retried += 1
+                result.later.append((job, o.not_before or self._clock()))
             log.info(
                 "delivery_" + o.status.value,
                 incident_id=d.incident.id,
@@ -246,40 +457,30 @@ class Dispatcher:
                 key=o.key,
                 error=o.error,
             )
-        if retries:
-            self._publisher.publish_all(self._topics.retry, retries)
         if result.requeue:
             self._publisher.publish_all(
-                self._topics.notices, [(j.person_id, _job_payload(j)) for j in result.requeue]
+                self._topics.notices,
+                [(j.person_id, job_payload(j)) for j in result.requeue],
             )
 
 
+def _faulted(results: Sequence[Receipt | BaseException | None]) -> bool:
+    return any(isinstance(r, ChannelFault) for r in results)
+
+
 def _job_of(d: Delivery) -> NoticeJob:
-    return NoticeJob(d.incident.id, d.subject.id, d.incident.notice_version)
+    return NoticeJob(d.incident.id, d.subject.id, d.incident.notice_version, d.addressee_kind)
 
 
-def _job_payload(job: NoticeJob) -> dict[str, Any]:
-    return {
+def job_payload(job: NoticeJob) -> dict[str, Any]:
+    payload: dict[str, Any] = {
         "incident_id": job.incident_id,
         "person_id": job.person_id,
         "notice_version": job.notice_version,
     }
+    if job.addressee_kind != "person":
+        payload["addressee_kind"] = job.addressee_kind
+    return payload
 
 
-def _outcome(d: Delivery, result: Receipt | BaseException) -> Outcome:
-    if isinstance(result, Receipt):
-        return Outcome(d.key, d.notice_id, d.channel, AttemptStatus.SENT, result.provider_id)
-    if isinstance(result, TransientChannelError):
-        return Outcome(d.key, d.notice_id, d.channel, AttemptStatus.RETRY, error=str(result))
-    if isinstance(result, PermanentChannelError):
-        return Outcome(d.key, d.notice_id, d.channel, AttemptStatus.FAILED, error=str(result))
-    # Not the channel's verdict but our defect (rendering, a bug): record it precisely and retry,
-    # so a fix deployed in time still reaches the person; only exhausted tries make it final.
-    log.error("delivery_crashed", channel=d.channel, key=d.key, exc_info=result)
-    return Outcome(
-        d.key,
-        d.notice_id,
-        d.channel,
-        AttemptStatus.RETRY,
-        error=f"internal error: {type(result).__name__}: {result}",
-    )
+__all__ = ["BatchResult", "ChannelLimits", "Dispatcher", "Incident", "NoticeStatus", "Topics"]

@@ -12,10 +12,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from incident.adapters.tables import AuditEvent, Incident, Outbox
+from incident.domain.events import IncidentRaised
 from incident.domain.incident_spec import IncidentSpec, parse_incident_spec
 from incident.domain.model import IncidentStatus
 from incident.errors import InvalidInput, InvalidInputs
-from incident.service.obligations import recompute_obligations
+from incident.service import bus
 
 
 class _TextTimestampLoader(yaml.SafeLoader):
@@ -90,6 +91,6 @@ def raise_incident(engine: Engine, spec: IncidentSpec, *, topic: str, now: datet
             )
         )
         session.flush()
-        recompute_obligations(session, incident_id, now=now)  # the clocks start at intake
+        bus.handle(session, [IncidentRaised(incident_id)], now=now)  # the clocks start here
         session.commit()
     return incident_id

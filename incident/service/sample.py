@@ -11,8 +11,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from incident.adapters.db import insert_ignoring_duplicates
-from incident.adapters.tables import Person
+from incident.service.directory import save_people
 
 # (country, region, locale, weight)
 PLACES: list[tuple[str, str | None, str, int]] = [
@@ -114,8 +113,8 @@ def seed_directory(engine: Engine, n: int, *, chunk: int = 10_000) -> list[str]:
         for row in sample_people(n):
             batch.append(row)
             if len(batch) >= chunk:
-                insert_ignoring_duplicates(session, Person, batch)
+                save_people(session, batch)
                 batch = []
-        insert_ignoring_duplicates(session, Person, batch)
+        save_people(session, batch)
         session.commit()
     return sorted({country for country, *_ in PLACES})

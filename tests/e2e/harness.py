@@ -14,15 +14,14 @@ from typing import Any
 
 from sqlmodel import Session
 
-from incident.adapters.db import insert_ignoring_duplicates
 from incident.adapters.local_broker import LocalBroker
-from incident.adapters.tables import Person
 from incident.bootstrap import Runtime, start_runtime
 from incident.domain.incident_spec import parse_incident_spec
 from incident.entrypoints.workers import run_all, wait_until
+from incident.service.directory import save_people
 from incident.service.intake import raise_incident
 from incident.service.progress import NoticeCounts, notice_counts
-from incident.settings import KafkaSettings, Settings, SmtpSettings
+from incident.settings import KafkaSettings, Settings
 from tests.support.smtp import RecordingSMTPServer
 
 LOCALES = ["en", "nl", "de", "fr", "es", "pt", "zh", "ja"]
@@ -44,21 +43,28 @@ def make_settings(
         notices_partitions=4,
         instance_id=f"test-{tag}",
     )
-    mail = SmtpSettings(
-        host=smtp.host,
-        port=smtp.port,
-        username=smtp.username,
-        password=smtp.password,
-        start_tls=True,
-        ca_file=smtp.ca_file,
-        sender="Security Team <security@example.org>",
-        pool_size=4,
-    )
+    mail = {
+        "host": smtp.host,
+        "port": smtp.port,
+        "username": smtp.username,
+        "password": smtp.password,
+        "start_tls": True,
+        "ca_file": smtp.ca_file,
+        "sender": "Security Team <security@example.org>",
+        "concurrency": 4,
+    }
     return Settings(
         database_url=database_url,
         kafka=kafka,
-        smtp=mail,
-        dispatch={"batch_size": 100, "retry_base_seconds": 0.2, **dispatch},
+        channels={"email": mail},
+        dispatch={
+            "batch_size": 100,
+            "retry_base_seconds": 0.2,
+            "sweep_after_seconds": 3.0,
+            "breaker_base_cooldown_seconds": 0.2,
+            "breaker_max_cooldown_seconds": 2.0,
+            **dispatch,
+        },
     )
 
 
@@ -106,7 +112,7 @@ def incident_spec(person_ids: list[str], **overrides: Any) -> Any:
 
 def seed(rt: Runtime, rows: list[dict[str, Any]]) -> None:
     with Session(rt.engine) as session:
-        insert_ignoring_duplicates(session, Person, rows)
+        save_people(session, rows)
         session.commit()
 
 

@@ -21,7 +21,9 @@ def seed(engine: Engine) -> int:
         s.add(Person(id="p1", name="P", country="NL"))
         s.add(Incident(id="I1", title="t", severity="high", status="raised", aware_at=NOW))
         s.commit()
-        notice = Notice(incident_id="I1", person_id="p1", recipient_id="p1", status="pending")
+        notice = Notice(
+            incident_id="I1", addressee_id="p1", person_id="p1", recipient_id="p1", status="pending"
+        )
         s.add(notice)
         s.commit()
         assert notice.id is not None

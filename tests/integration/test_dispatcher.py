@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from channels.in_memory import InMemoryChannel
-from incident.adapters.tables import DeliveryAttempt, Incident, Notice, Person
+from incident.adapters.tables import DeliveryAttempt, Incident, Notice
 from incident.domain.model import NoticeJob
 from incident.rendering import Renderer
 from incident.service.compose import Composer
+from incident.service.directory import save_people
 from incident.service.dispatch import Dispatcher, Topics
 from incident.settings import DispatchSettings, templates_dir
 
@@ -22,9 +23,8 @@ NOW = datetime(2026, 3, 6, 12, 0, tzinfo=UTC)
 KEY = "I1:p1:email:1"
 
 
-class EmailStandIn(InMemoryChannel):
-    name: ClassVar[str] = "email"
-    contact_kind: ClassVar[str] = "email"
+def EmailStandIn() -> InMemoryChannel:
+    return InMemoryChannel("email", "email")
 
 
 class RecordingPublisher:
@@ -39,7 +39,18 @@ class RecordingPublisher:
 
 def seed(engine: Engine) -> None:
     with Session(engine) as s:
-        s.add(Person(id="p1", name="Anna", email="anna@example.com", country="NL", locale="nl"))
+        save_people(
+            s,
+            [
+                {
+                    "id": "p1",
+                    "name": "Anna",
+                    "email": "anna@example.com",
+                    "country": "NL",
+                    "locale": "nl",
+                }
+            ],
+        )
         s.add(
             Incident(
                 id="I1",
@@ -57,7 +68,15 @@ def seed(engine: Engine) -> None:
             )
         )
         s.commit()
-        s.add(Notice(incident_id="I1", person_id="p1", recipient_id="p1", status="pending"))
+        s.add(
+            Notice(
+                incident_id="I1",
+                addressee_id="p1",
+                person_id="p1",
+                recipient_id="p1",
+                status="pending",
+            )
+        )
         s.commit()
 
 
@@ -87,6 +106,7 @@ async def test_a_notice_another_worker_is_sending_is_looked_at_again_when_its_le
             DeliveryAttempt(
                 idempotency_key=KEY,
                 incident_id="I1",
+                addressee_id="p1",
                 person_id="p1",
                 channel="email",
                 notice_version=1,
@@ -128,8 +148,11 @@ async def test_our_own_defect_while_sending_is_retried_not_recorded_as_a_refusal
     assert "internal error: RuntimeError" in (attempt.error or "")
 
 
-class StalledChannel(EmailStandIn):
+class StalledChannel(InMemoryChannel):
     """A relay that accepts the connection and then never answers."""
+
+    def __init__(self) -> None:
+        super().__init__("email", "email")
 
     async def deliver(self, msg: Any) -> Any:
         await asyncio.sleep(3600)

@@ -11,14 +11,14 @@ from email.message import EmailMessage
 import pytest
 import trustme
 
-from channels import CHANNELS
+from channels import REGISTRY
 from channels.base import Receipt, RenderedMessage
 from channels.email import EmailChannel
 from channels.errors import (
+    ChannelFault,
     ChannelTimeout,
-    PermanentChannelError,
+    RecipientDeferred,
     RecipientRejected,
-    TransientChannelError,
 )
 from tests.support.smtp import RecordingSMTPServer, free_port
 
@@ -68,8 +68,9 @@ def _parse(data: bytes) -> EmailMessage:
 
 
 def test_email_is_the_registered_email_channel() -> None:
-    assert CHANNELS["email"] is EmailChannel
-    assert EmailChannel.name == EmailChannel.contact_kind == "email"
+    spec = REGISTRY["email"]
+    assert spec.contact_kinds == ("email",)
+    assert spec.template_parts == ("subject", "text", "html")
 
 
 async def test_a_notice_is_sent_over_starttls_with_auth_and_arrives_intact(
@@ -131,7 +132,7 @@ async def test_a_451_is_transient_and_the_retry_succeeds(
 ) -> None:
     smtp_server.defer("busy@example.com", times=1)
 
-    with pytest.raises(TransientChannelError, match="451"):
+    with pytest.raises(RecipientDeferred, match="451"):
         await channel.deliver(_notice(recipient="busy@example.com"))
     await channel.deliver(_notice(recipient="busy@example.com"))
 
@@ -154,7 +155,7 @@ async def test_a_server_certificate_from_an_unknown_ca_is_a_clear_permanent_erro
     other_ca.cert_pem.write_to_path(bad_ca_file)
     ch = _channel(smtp_server, ca_file=bad_ca_file)
 
-    with pytest.raises(PermanentChannelError, match=r"TLS failed .*check ca_file"):
+    with pytest.raises(ChannelFault, match=r"TLS failed .*check ca_file"):
         await ch.deliver(_notice())
     await ch.aclose()
     assert smtp_server.messages == []
@@ -165,14 +166,14 @@ async def test_wrong_credentials_are_a_permanent_misconfiguration(
 ) -> None:
     ch = _channel(smtp_server, password="wrong")
 
-    with pytest.raises(PermanentChannelError, match=r"authentication failed .*535"):
+    with pytest.raises(ChannelFault, match=r"authentication failed .*535"):
         await ch.deliver(_notice())
     await ch.aclose()
 
 
 async def test_a_closed_port_is_transient() -> None:
     ch = EmailChannel(hostname="127.0.0.1", port=free_port(), sender=SENDER, timeout=2.0)
-    with pytest.raises(TransientChannelError) as caught:
+    with pytest.raises(ChannelFault) as caught:
         await ch.deliver(_notice())
     assert not isinstance(caught.value, ChannelTimeout)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from channels.base import Receipt, RenderedMessage
 from channels.email import EmailChannel
-from incident.adapters.local_smtp import LocalMaildirServer
+from channels.local_smtp import LocalMaildirServer
 
 
 def _notice(n: int) -> RenderedMessage:

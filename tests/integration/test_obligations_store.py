@@ -101,8 +101,24 @@ def test_new_affected_people_supersede_the_open_set_and_keep_history(engine: Eng
 def test_unreachable_people_change_the_substitute_notice_decision(engine: Engine) -> None:
     seed(engine, {"US-CA": 3})
     with session(engine) as s:
-        s.add(Notice(incident_id="inc-1", person_id="p0", recipient_id="p0", status="unreachable"))
-        s.add(Notice(incident_id="inc-1", person_id="p1", recipient_id="p1", status="sent"))
+        s.add(
+            Notice(
+                incident_id="inc-1",
+                addressee_id="p0",
+                person_id="p0",
+                recipient_id="p0",
+                status="unreachable",
+            )
+        )
+        s.add(
+            Notice(
+                incident_id="inc-1",
+                addressee_id="p1",
+                person_id="p1",
+                recipient_id="p1",
+                status="sent",
+            )
+        )
         s.commit()
         rows = {r.key: r for r in recompute_obligations(s, "inc-1", now=NOW)}
     decision = rows["us-ca-individuals/notice/US-CA"].substitute_notice

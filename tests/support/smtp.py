@@ -18,7 +18,7 @@ import pytest
 import trustme
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from incident.adapters.local_smtp import ClosingController, free_port
+from channels.local_smtp import ClosingController, free_port
 
 __all__ = ["Received", "RecordingSMTPServer", "free_port", "smtp_server"]
 

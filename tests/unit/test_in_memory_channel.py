@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from channels.base import Channel, RenderedMessage
-from channels.errors import RecipientRejected, TransientChannelError
+from channels.errors import RecipientDeferred, RecipientRejected
 from channels.in_memory import InMemoryChannel
 
 
@@ -45,10 +45,10 @@ async def test_it_fails_for_a_chosen_recipient_every_time() -> None:
 
 async def test_a_failure_can_be_limited_to_the_next_n_attempts() -> None:
     channel = InMemoryChannel()
-    channel.fail_for("busy@example.com", TransientChannelError("in_memory", "451"), times=2)
+    channel.fail_for("busy@example.com", RecipientDeferred("in_memory", "451"), times=2)
 
     for _ in range(2):
-        with pytest.raises(TransientChannelError):
+        with pytest.raises(RecipientDeferred):
             await channel.deliver(_msg("busy@example.com"))
     await channel.deliver(_msg("busy@example.com"))
 

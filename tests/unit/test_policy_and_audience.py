@@ -7,14 +7,15 @@ from datetime import date
 from incident.domain.audience import DirectoryEntry, decide_audience
 from incident.domain.policy import next_channel, preferred_order, retry_delay
 
-KINDS = {"email": "email", "sms": "phone", "letter": "postal_address"}
+KINDS = {"email": ("email",), "sms": ("phone",), "letter": ("postal",)}
 
 
 def test_the_first_channel_with_a_usable_contact_point_is_chosen() -> None:
     route = next_channel(
         ["email", "sms"],
         available=KINDS,
-        contact_problems={"email": "missing"},
+        usable={"sms"},
+        problems={"email": "missing"},
         contact_kinds=KINDS,
         exhausted=(),
     )
@@ -25,7 +26,8 @@ def test_a_person_with_no_usable_channel_is_unreachable_with_every_reason() -> N
     route = next_channel(
         ["email", "sms"],
         available={"email": 1, "sms": 1},
-        contact_problems={"email": "missing"},
+        usable={"sms"},
+        problems={"email": "missing"},
         contact_kinds=KINDS,
         exhausted={"sms"},
     )
@@ -37,7 +39,8 @@ def test_channels_not_built_yet_are_skipped_in_the_chain() -> None:
     route = next_channel(
         ["letter", "email"],
         available={"email": 1},
-        contact_problems={},
+        usable={"email", "letter"},
+        problems={},
         contact_kinds=KINDS,
         exhausted=(),
     )
@@ -64,13 +67,8 @@ def entry(pid: str, **kw: object) -> DirectoryEntry:
         "is_minor": False,
         "birth_date": None,
         "guardian_id": None,
-        "contacts": {"email": f"{pid}@example.com"},
     }
     return DirectoryEntry(pid, **{**base, **kw})  # type: ignore[arg-type]
-
-
-def check_email(value: str | None) -> str | None:
-    return None if value else "missing"
 
 
 def test_a_minor_is_told_through_their_guardian() -> None:
@@ -80,7 +78,6 @@ def test_a_minor_is_told_through_their_guardian() -> None:
         entry("g"),
         today=date(2026, 1, 1),
         majority_ages={"default": 18},
-        checks={"email": check_email},
     )
     assert (decision.is_minor, decision.recipient_id) == (True, "g")
 
@@ -88,28 +85,19 @@ def test_a_minor_is_told_through_their_guardian() -> None:
 def test_age_of_majority_follows_the_country() -> None:
     person = entry("k", country="KR", birth_date="2007-06-01")
     decision = decide_audience(
-        person, None, today=date(2026, 1, 1), majority_ages={"default": 18, "KR": 19}, checks={}
+        person, None, today=date(2026, 1, 1), majority_ages={"default": 18, "KR": 19}
     )
     assert decision.is_minor is True
 
 
 def test_a_minor_without_guardian_is_told_directly_and_the_gap_recorded() -> None:
     child = entry("c", is_minor=True)
-    decision = decide_audience(
-        child, None, today=date(2026, 1, 1), majority_ages={"default": 18}, checks={}
-    )
+    decision = decide_audience(child, None, today=date(2026, 1, 1), majority_ages={"default": 18})
     assert decision.recipient_id == "c"
-    assert "guardian" in decision.contact_problems
+    assert "guardian" in decision.problems
 
 
-def test_a_missing_email_is_recorded_as_a_contact_problem() -> None:
-    person = entry("p", contacts={"email": None}, region="US-CA", country="US")
-    decision = decide_audience(
-        person,
-        None,
-        today=date(2026, 1, 1),
-        majority_ages={"default": 18},
-        checks={"email": check_email},
-    )
-    assert decision.contact_problems == {"email": "missing"}
+def test_a_person_in_a_region_has_the_regions_jurisdiction() -> None:
+    person = entry("p", region="US-CA", country="US")
+    decision = decide_audience(person, None, today=date(2026, 1, 1), majority_ages={"default": 18})
     assert decision.jurisdiction == "US-CA"

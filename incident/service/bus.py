@@ -1,0 +1,92 @@
+"""The message bus: one table of which handlers run for which domain event (cosmicpython's
+message bus, without commands). Handlers run in the caller's session, in order; an event a
+handler returns is handled too, so a chain (chain exhausted → incident settled) stays explicit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+import structlog
+from sqlmodel import Session, select
+
+from incident.adapters.tables import AuditEvent, Incident, Notice
+from incident.domain.events import (
+    ChainExhausted,
+    ClockRecorded,
+    ConfirmationReceived,
+    Event,
+    IncidentEnriched,
+    IncidentRaised,
+    IncidentSettled,
+    NoticesSettled,
+    ReceiptReceived,
+)
+from incident.domain.model import NoticeStatus
+from incident.service.obligations import recompute_obligations
+
+log = structlog.get_logger()
+Handler = Callable[[Session, Event, datetime], Iterable[Event]]
+
+
+def refresh_obligations(session: Session, event: Event, now: datetime) -> list[Event]:
+    """Counts, unreachable people and clocks feed the obligations: recompute them. The row lock
+    keeps two workers finishing an incident together from both writing an open set."""
+    locked = session.exec(
+        select(Incident.id).where(Incident.id == event.incident_id).with_for_update()
+    ).first()
+    if locked is not None:
+        recompute_obligations(session, event.incident_id, now=now)
+    return []
+
+
+def record_exhausted_chain(session: Session, event: Event, now: datetime) -> list[Event]:
+    assert isinstance(event, ChainExhausted)
+    session.add(
+        AuditEvent(
+            incident_id=event.incident_id,
+            kind="chain_exhausted",
+            at=now,
+            detail={"person_id": event.person_id, "reason": event.reason},
+        )
+    )
+    return []
+
+
+def settle_incident_when_done(session: Session, event: Event, now: datetime) -> list[Event]:
+    """The last settled notice of an incident settles the incident (and the check is one
+    indexed query per incident per batch)."""
+    pending = session.exec(
+        select(Notice.id)
+        .where(Notice.incident_id == event.incident_id, Notice.status == NoticeStatus.PENDING)
+        .limit(1)
+    ).first()
+    return [] if pending is not None else [IncidentSettled(event.incident_id)]
+
+
+def record_receipt(session: Session, event: Event, now: datetime) -> list[Event]:
+    assert isinstance(event, ReceiptReceived | ConfirmationReceived)
+    log.info("receipt_recorded", incident_id=event.incident_id, source=event.source)
+    return []
+
+
+HANDLERS: dict[type[Event], list[Handler]] = {
+    IncidentRaised: [refresh_obligations],
+    IncidentEnriched: [refresh_obligations],
+    ClockRecorded: [refresh_obligations],
+    NoticesSettled: [settle_incident_when_done],
+    ChainExhausted: [record_exhausted_chain],
+    IncidentSettled: [refresh_obligations],
+    ReceiptReceived: [record_receipt],
+    ConfirmationReceived: [record_receipt],
+}
+
+
+def handle(session: Session, events: Iterable[Event], *, now: datetime) -> None:
+    """Run every handler of every event (and of the events they return); the caller commits."""
+    queue = list(events)
+    while queue:
+        event = queue.pop(0)
+        for handler in HANDLERS[type(event)]:
+            queue.extend(handler(session, event, now))
