@@ -264,6 +264,7 @@ class Renderer:
         )
         self._wording = self._load_wording()
         self._resolved: dict[tuple[str, str, str], _Resolved] = {}
+        self._names_checked: set[str] = set()
 
     def render(
         self,
@@ -308,23 +309,28 @@ class Renderer:
                         missing = [p for p in parts if not self._file(channel, name, locale, p)]
                         raise TemplateNotFound(channel, name + PARTS[missing[0]], locale)
                 for locale in self._wording:
-                    self._check_names(self._resolve(channel, name, locale))
+                    self._check_names(self._resolve(channel, name, locale).templates.values())
 
-    def _check_names(self, resolved: _Resolved) -> None:
-        """Every `s.<key>` a template reads exists (in the default locale, hence in all)."""
-        for template in resolved.templates.values():
-            loader = self._env.loader
-            assert loader is not None and template.name is not None
-            source = loader.get_source(self._env, template.name)[0]
-            for node in self._env.parse(source).find_all(nodes.Getattr):
+    def _check_names(self, templates: Iterable[jinja2.Template]) -> None:
+        """Every `s.<key>` a template reads exists (every locale has the default's keys)."""
+        keys = self._wording[self.default_locale].__dict__
+        loader = self._env.loader
+        assert loader is not None
+        for name in {t.name for t in templates} - self._names_checked:
+            assert name is not None
+            for node in self._env.parse(loader.get_source(self._env, name)[0]).find_all(
+                nodes.Getattr
+            ):
                 target = node.node
                 is_s = isinstance(target, nodes.Name) and target.name == "s"
-                if is_s and node.attr not in resolved.wording.__dict__:
-                    raise ConfigError(template.name, node.attr, "-", "no such string")
+                if is_s and node.attr not in keys:
+                    raise ConfigError(name, node.attr, "-", "no such string")
+            self._names_checked.add(name)
 
     def _load_wording(self) -> dict[str, Wording]:
         root = self.templates_dir / STRINGS
-        raw = {d.name: _read_strings(d) for d in sorted(root.glob("*")) if d.is_dir()}
+        folders = [d for d in sorted(root.glob("*")) if d.is_dir() and any(d.glob("*.toml"))]
+        raw = {d.name: _read_strings(d) for d in folders}
         for locale in raw:
             if locale != normalize_locale(locale) or locale not in self._candidates(locale):
                 raise ConfigError(str(root / locale), locale, "-", "not a locale name like pt_BR")
@@ -355,8 +361,10 @@ class Renderer:
         if "text" not in wanted:
             raise TemplateNotFound(channel, name + PARTS["text"], self.default_locale)
         for candidate in self._candidates(locale):
+            if candidate not in self._wording:  # no wording in that locale: never on disk
+                continue
             files = self._files(channel, name, candidate, wanted)
-            if candidate in self._wording and files is not None:
+            if files is not None:
                 templates = {p: self._env.get_template(f) for p, f in files.items()}
                 resolved = _Resolved(candidate, templates, self._wording[candidate])
                 break
