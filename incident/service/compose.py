@@ -11,6 +11,7 @@ from markupsafe import escape
 
 from channels.base import ContactPointData, RenderedMessage
 from incident.adapters.tables import Incident, Person
+from incident.domain.timezones import zone_name
 from incident.rendering import NoticeContext, RenderedParts, Renderer
 
 TEMPLATE = "notice"
@@ -98,6 +99,7 @@ class Composer:
             contact_email=inc.contact.get("email"),
             contact_phone=inc.contact.get("phone"),
             contact_url=inc.contact.get("url"),
+            time_zone=zone_name(d.recipient.country, d.recipient.region),
         )
 
     def render(self, d: Delivery) -> RenderedParts:
@@ -108,6 +110,7 @@ class Composer:
             d.recipient.locale,
             d.categories,
             d.subject.id != d.recipient.id,
+            zone_name(d.recipient.country, d.recipient.region),  # dates are in the reader's zone
         )
         parts = self._cache.get(key)
         if parts is not None:

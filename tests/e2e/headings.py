@@ -1,20 +1,23 @@
-"""The four section headings of the email notice per locale, read from the templates' strings,
-so a test can check each email carries all four in the recipient's language."""
+"""The four section headings of the email notice per locale, read from the locale's strings files
+(templates/strings/<locale>/*.toml), so a test can check each email carries all four in the
+recipient's language."""
 
 from __future__ import annotations
 
-import re
+import tomllib
 
 from incident.settings import templates_dir
 
-_HEADING = re.compile(r'{%\s*set\s+(h_happened|h_done|h_you|h_offer)\s*=\s*"([^"]+)"\s*%}')
+_KEYS = ("h_happened", "h_done", "h_you", "h_offer")
 
 
 def _headings(locale: str) -> tuple[str, ...]:
-    source = (templates_dir() / "email" / locale / "_strings.j2").read_text(encoding="utf-8")
-    found = dict(_HEADING.findall(source))
+    found: dict[str, str] = {}
+    for path in sorted((templates_dir() / "strings" / locale).glob("*.toml")):
+        strings = tomllib.loads(path.read_text(encoding="utf-8"))
+        found.update({k: strings[k] for k in _KEYS if k in strings})
     assert len(found) == 4, f"{locale}: expected four headings, found {found}"
-    return tuple(found[k] for k in ("h_happened", "h_done", "h_you", "h_offer"))
+    return tuple(found[k] for k in _KEYS)
 
 
 HEADINGS = {loc: _headings(loc) for loc in ("en", "nl", "de", "fr", "es", "pt", "zh", "ja")}

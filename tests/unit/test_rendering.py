@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 import html
 import time
-from datetime import UTC, datetime
+import tomllib
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import jinja2
@@ -54,19 +56,25 @@ def renderer() -> Renderer:
     return r
 
 
+def _read_strings(locale: str) -> SimpleNamespace:
+    merged: dict[str, Any] = {}
+    for path in sorted((templates_dir() / "strings" / locale).glob("*.toml")):
+        merged.update(tomllib.loads(path.read_text(encoding="utf-8")))
+    return SimpleNamespace(**merged)
+
+
 @pytest.fixture(scope="module")
 def strings() -> dict[str, Any]:
-    """Each locale's _strings.j2 module, read independently of the Renderer."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates_dir()))
-    return {loc: env.get_template(f"email/{loc}/_strings.j2").module for loc in LOCALES}
+    """Each locale's strings files, read independently of the Renderer."""
+    return {loc: _read_strings(loc) for loc in LOCALES}
 
 
-def test_every_locale_has_the_same_strings_and_all_data_categories(strings: dict[str, Any]) -> None:
-    def names(module: Any) -> set[str]:
-        return {n for n in vars(module) if not n.startswith("_")}
-
+def test_every_shipped_locale_translates_every_string_and_data_category(
+    strings: dict[str, Any],
+) -> None:
+    """English fallback is a safety net: the shipped translations are complete."""
     for locale, module in strings.items():
-        assert names(module) == names(strings["en"]), locale
+        assert vars(module).keys() == vars(strings["en"]).keys(), locale
         assert set(module.category_names) == set(CATEGORIES), locale
         assert set(module.category_advice) == set(CATEGORIES), locale
         assert module.lang == locale
@@ -166,10 +174,36 @@ def test_dates_are_written_the_locales_way(renderer: Renderer) -> None:
         loc: renderer.render("email", "notice", loc, _context(locale=loc)).text
         for loc in ("en", "de", "es", "ja")
     }
-    assert "1 May 2024" in rendered["en"]
-    assert "1. Mai 2024" in rendered["de"]
-    assert "1 de mayo de 2024" in rendered["es"]
-    assert "2024年5月1日" in rendered["ja"]
+    assert "1 May 2024, 09:30 UTC" in rendered["en"]
+    assert "1. Mai 2024, 09:30 Uhr (UTC)" in rendered["de"]
+    assert "1 de mayo de 2024, a las 09:30 (UTC)" in rendered["es"]
+    assert "2024年5月1日 09:30（UTC）" in rendered["ja"]
+    assert "It happened on or around 28 April 2024." in rendered["en"]
+
+
+def test_an_incident_is_dated_in_the_readers_time_zone_with_the_zone_named(
+    renderer: Renderer,
+) -> None:
+    aware = datetime(2026, 11, 20, 0, 30, tzinfo=timezone(timedelta(hours=1)))
+    occurred = datetime(2026, 11, 18, 1, 0, tzinfo=UTC)
+
+    def text(zone: str | None, locale: str = "en") -> str:
+        ctx = _context(locale=locale, aware_at=aware, occurred_at=occurred, time_zone=zone)
+        return renderer.render("email", "notice", locale, ctx).text
+
+    assert "aware of the incident on 20 November 2026, 00:30 CET." in text("Europe/Amsterdam")
+    assert "on 19 November 2026, 15:30 PST." in text("America/Los_Angeles")
+    assert "on or around 17 November 2026." in text("America/Los_Angeles")
+    assert "19 de novembro de 2026, às 20:30 (UTC-03:00)" in text("America/Sao_Paulo", "pt")
+    assert "2026年11月20日 08:30（JST）" in text("Asia/Tokyo", "ja")
+
+
+def test_without_a_known_zone_the_incidents_own_offset_is_shown(renderer: Renderer) -> None:
+    aware = datetime(2026, 11, 20, 0, 30, tzinfo=timezone(timedelta(hours=1)))
+    for zone in (None, "Not/AZone"):
+        ctx = _context(aware_at=aware, time_zone=zone)
+        text = renderer.render("email", "notice", "en", ctx).text
+        assert "on 20 November 2026, 00:30 UTC+01:00." in text
 
 
 def test_optional_parts_are_left_out_or_replaced_by_a_sensible_default(
@@ -238,9 +272,14 @@ def test_rendering_an_email_notice_takes_well_under_a_millisecond(renderer: Rend
 
 def _copy_templates(tmp_path: Path) -> Path:
     root = tmp_path / "templates"
-    for src in (templates_dir() / "email").rglob("*"):
-        if src.is_file() and src.parent.name in {"_base", "en", "de"}:
-            dest = root / src.relative_to(templates_dir())
+    for src in templates_dir().rglob("*"):
+        rel = src.relative_to(templates_dir())
+        if (
+            src.is_file()
+            and rel.parts[0] in {"email", "strings"}
+            and rel.parts[1] in {"_base", "en", "de"}
+        ):
+            dest = root / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(src.read_bytes())
     return root
@@ -248,7 +287,7 @@ def _copy_templates(tmp_path: Path) -> Path:
 
 def test_startup_check_fails_when_the_default_locale_misses_a_part(tmp_path: Path) -> None:
     root = _copy_templates(tmp_path)
-    (root / "email" / "en" / "notice.html").unlink()
+    (root / "email" / "_base" / "notice.html").unlink()
 
     with pytest.raises(TemplateNotFound) as caught:
         Renderer(root).check(["email"])
@@ -257,9 +296,14 @@ def test_startup_check_fails_when_the_default_locale_misses_a_part(tmp_path: Pat
     )  # fmt: skip
 
 
-def test_startup_check_fails_on_a_partial_translation(tmp_path: Path) -> None:
+def test_startup_check_fails_on_a_partial_translation_of_a_layout_without_base(
+    tmp_path: Path,
+) -> None:
     root = _copy_templates(tmp_path)
-    (root / "email" / "de" / "notice.subject.txt").unlink()
+    (root / "email" / "_base").rename(root / "email" / "en")
+    (root / "email" / "de").mkdir()
+    for name in ("notice.txt", "notice.html"):  # no German subject and no shared one
+        (root / "email" / "de" / name).write_bytes((root / "email" / "en" / name).read_bytes())
 
     with pytest.raises(TemplateNotFound, match="'de'"):
         Renderer(root).check(["email"])
@@ -273,6 +317,7 @@ def test_startup_check_fails_for_a_channel_without_templates(tmp_path: Path) -> 
 
 def test_startup_check_surfaces_template_syntax_errors(tmp_path: Path) -> None:
     root = _copy_templates(tmp_path)
+    (root / "email" / "de").mkdir()
     (root / "email" / "de" / "notice.subject.txt").write_text("{% if %}", encoding="utf-8")
     with pytest.raises(jinja2.TemplateSyntaxError):
         Renderer(root).check(["email"])
