@@ -17,7 +17,9 @@ then autogenerate against a fresh database at head and edit what it wrote:
     breachnotice db revision "contact points" --rev-id 0002_contact_points
 
 writes `versions/0002_contact_points.py` with plain `sa.` types (never import the models
-there: a revision must keep creating what it created when it shipped). Read it: autogenerate
+there: a revision must keep creating what it created when it shipped); `ruff check --fix` and
+`ruff format` it. It compares against SQLite, so its ALTERs are batch operations, which run
+as plain ALTERs on PostgreSQL. Read it: autogenerate
 misses renames (it writes drop + add), server defaults a NOT NULL column needs on existing
 rows, and data moves; name every new constraint and index. Then run
 `tests/integration/test_migrations.py`: it upgrades a 0.1.0 database with rows in it on SQLite
