@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 
 import psycopg
 import pytest
@@ -132,10 +133,11 @@ def test_a_database_ahead_of_the_code_is_refused_even_with_auto_upgrade(db: Engi
     with db.begin() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = '0999_from_the_future'"))
 
-    for attempt in (
-        lambda: ensure_schema_current(db, auto_upgrade=True),
-        lambda: upgrade_to_head(db),
-    ):
+    attempts: list[Callable[[], object]] = [
+        partial(ensure_schema_current, db, auto_upgrade=True),
+        partial(upgrade_to_head, db),
+    ]
+    for attempt in attempts:
         with pytest.raises(SchemaRevisionMismatch) as refused:
             attempt()
         assert str(refused.value).startswith(

@@ -32,7 +32,7 @@ def create_release_v1_database(engine: Engine) -> None:
 
 
 def _people() -> list[dict[str, Any]]:
-    common = {"postal_address": {}, "locale": "en", "country": "NL", "region": None}
+    common: dict[str, Any] = {"postal_address": {}, "locale": "en", "country": "NL", "region": None}
     return [
         common
         | {"id": "guardian-1", "name": "Gerda", "email": "g@example.org", "phone": None}
