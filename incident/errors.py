@@ -4,6 +4,7 @@ BreachNoticeError
 ├── InvalidInput(field, value, rule)      bad incident / facts / person data: exit code 2
 ├── ConfigError(file, entry, field)       malformed settings or rules file: fails at start
 ├── SchemaVersionMismatch                 database made by another version of the schema
+├── SchemaRevisionMismatch(found, expected, remedy)  database not at the code's migration head
 ├── NotFound(kind, key)                   an id that is not in the database
 ├── TemplateNotFound(channel, template, locale)  notice template missing: fails at start
 └── PoisonMessage(topic, reason)          a queue message that can never be processed
@@ -45,6 +46,15 @@ class SchemaVersionMismatch(BreachNoticeError):
             f"database schema version is {found}, this build expects {expected}; "
             "migrate the database or point BREACHNOTICE_DATABASE_URL at a new one"
         )
+
+
+class SchemaRevisionMismatch(BreachNoticeError):
+    """The database is behind the code's migration head (and may not be upgraded here), ahead
+    of it (a newer build migrated it), or not recognisable as a breachnotice database."""
+
+    def __init__(self, found: str, expected: str, remedy: str) -> None:
+        self.found, self.expected, self.remedy = found, expected, remedy
+        super().__init__(f"database at revision {found}, code expects {expected}: {remedy}")
 
 
 class NotFound(BreachNoticeError, LookupError):

@@ -91,6 +91,7 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite:///./breachnotice.db"
+    sqlite_synchronous: str = "FULL"  # FULL: no commit lost on power loss; NORMAL: faster
     out_dir: Path = Path("./out")
     log_format: str = "auto"  # auto | json | console
     log_level: str = "info"

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from incident.adapters.db import create_schema, make_engine
-from incident.entrypoints import cli_obligations
+from incident.entrypoints import cli_db, cli_obligations
 from incident.errors import BreachNoticeError, ConfigError, InvalidInputs
 from incident.log import configure_logging
 from incident.service.intake import load_incident_file, raise_incident
@@ -250,6 +250,7 @@ def _serve(
 
 
 cli_obligations.register(app)
+cli_db.register(app)
 
 
 def main() -> None:
