@@ -7,7 +7,6 @@ Kafka calls block, so each worker owns a thread; the dispatcher runs its sends o
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 import uuid
@@ -21,8 +20,9 @@ from sqlmodel import Session
 from incident.adapters.kafka_bus import MessageConsumer, MessageProducer, Record
 from incident.adapters.tables import AuditEvent
 from incident.bootstrap import Runtime, build_channels, build_composer, contact_checks
+from incident.domain.messages import parse_incident_event, parse_notice_job
 from incident.domain.model import NoticeJob
-from incident.errors import NotFound
+from incident.errors import MalformedMessage, NotFound
 from incident.service.dispatch import BatchResult, Dispatcher, Topics
 from incident.service.enrich import enrich_incident
 from incident.service.recovery import resume_from_database
@@ -85,20 +85,18 @@ def run_enricher(rt: Runtime, stop: StopFlag) -> None:
 
 def _enrich_one(rt: Runtime, record: Record, producer: MessageProducer, checks: Any) -> None:
     try:
-        event = record.json()
-        if not isinstance(event, dict):
-            raise TypeError(f"expected a JSON object, got {type(event).__name__}")
-        incident_id, _ = str(event["incident_id"]), str(event["event_id"])
-    except (ValueError, KeyError, TypeError) as exc:
-        _dead_letter(rt, producer, record, f"not an incident event: {exc!r}")
+        event = parse_incident_event(record.value)
+    except MalformedMessage as exc:
+        _dead_letter(rt, producer, record, f"not an incident event: {exc.reason}")
         return
+    incident_id = event.incident_id
     with structlog.contextvars.bound_contextvars(
         stage="enrich", incident_id=incident_id, offset=record.offset
     ):
         try:
             enrich_incident(
                 rt.engine,
-                event,
+                event.payload(),
                 publisher=producer,
                 notices_topic=rt.settings.kafka.notices_topic,
                 checks=checks,
@@ -136,18 +134,6 @@ def _dead_letter(rt: Runtime, producer: MessageProducer, record: Record, reason:
             )
         )
         session.commit()
-
-
-def parse_job(record: Record) -> tuple[NoticeJob, dict[str, Any], datetime | None]:
-    """The job, its payload and when it is due; ValueError/KeyError/TypeError when malformed."""
-    data = json.loads(record.value)
-    if not isinstance(data, dict):
-        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
-    job = NoticeJob(str(data["incident_id"]), str(data["person_id"]), int(data["notice_version"]))
-    not_before = datetime.fromisoformat(data["not_before"]) if data.get("not_before") else None
-    if not_before is not None and not_before.utcoffset() is None:
-        raise ValueError(f"not_before {data['not_before']!r} has no UTC offset")
-    return job, data, not_before
 
 
 def run_dispatcher(
@@ -216,12 +202,14 @@ def _due_jobs(
     now, wait = utcnow(), 0.0
     for record in records:
         try:
-            job, payload, not_before = parse_job(record)
-        except (ValueError, KeyError, TypeError) as exc:
-            _dead_letter(rt, producer, record, f"not a notice job: {exc!r}")
+            key = record.key.encode() if record.key else None
+            parsed = parse_notice_job(key, record.value, now=now)
+        except MalformedMessage as exc:
+            _dead_letter(rt, producer, record, f"not a notice job: {exc.reason}")
             continue
+        job, not_before = parsed.job, parsed.not_before
         if not_before is not None and not_before > now:
-            later.append((record.key or job.person_id, payload))
+            later.append((record.key or job.person_id, parsed.payload()))
             wait = max(wait, (not_before - now).total_seconds())
         else:
             jobs.append(job)
