@@ -2,16 +2,19 @@
 
 BreachNoticeError
 ├── InvalidInput(field, value, rule)      bad incident / facts / person data: exit code 2
+├── DocumentError(path, line, column, reason)  a file that is not a readable YAML/JSON document
 ├── ConfigError(file, entry, field)       malformed settings or rules file: fails at start
 ├── SchemaVersionMismatch                 database made by another version of the schema
 ├── SchemaRevisionMismatch(found, expected, remedy)  database not at the code's migration head
 ├── NotFound(kind, key)                   an id that is not in the database
 ├── TemplateNotFound(channel, template, locale)  notice template missing: fails at start
-└── PoisonMessage(topic, reason)          a queue message that can never be processed
+├── PoisonMessage(topic, reason)          a queue message that can never be processed
+└── MalformedMessage(reason)              a queue message that does not parse: dead-lettered
 """
 
 from __future__ import annotations
 
+import reprlib
 from typing import Any
 
 
@@ -76,3 +79,54 @@ class TemplateNotFound(BreachNoticeError, LookupError):
             f"template {template!r} of channel {channel!r} missing for locale {locale!r} "
             f"(expected templates/{channel}/{locale}/{template})"
         )
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother, _SHORT.maxlong = 2, 60, 60, 40
+_SHORT.maxdict = _SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxset = 4
+
+
+class Clipped:
+    """Stands in for a long value in a message: `repr` shows the start of it; `.value` is it."""
+
+    def __init__(self, value: Any, shown: str) -> None:
+        self.value, self._shown = value, shown
+
+    def __repr__(self) -> str:
+        return self._shown
+
+
+def clipped(value: Any) -> Any:
+    """`value` itself when it is short, else a `Clipped` stand-in. Cheap on any input: reprlib
+    looks at a few items of a list or mapping only, and a huge number is not printed at all."""
+    if value is None or isinstance(value, bool | float):
+        return value
+    if isinstance(value, int):
+        bits = value.bit_length()
+        return value if bits <= 128 else Clipped(value, f"<a number of {bits} bits>")
+    if isinstance(value, str) and len(value) <= 80:
+        return value
+    shown = _SHORT.repr(value)
+    small = isinstance(value, list | tuple | dict | set) and len(value) <= 4
+    return value if small and "..." not in shown else Clipped(value, shown)
+
+
+class DocumentError(BreachNoticeError, ValueError):
+    """A file that cannot be read as one YAML/JSON document: too big, not UTF-8, a syntax error,
+    nested too deeply, an alias, a duplicate or non-text key. `line`/`column` count from 1 and
+    are None when the problem has no place (e.g. the file is too big)."""
+
+    def __init__(self, path: str, line: int | None, column: int | None, reason: str) -> None:
+        self.path, self.line, self.column, self.reason = path, line, column, reason
+        where = (
+            path if line is None else f"{path}:{line}" + ("" if column is None else f":{column}")
+        )
+        super().__init__(f"{where}: {reason}")
+
+
+class MalformedMessage(BreachNoticeError, ValueError):
+    """A queue message that does not parse into what its topic carries; it is dead-lettered."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"malformed message: {reason}")

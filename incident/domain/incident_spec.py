@@ -6,12 +6,23 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from incident.domain.jurisdiction import is_valid_jurisdiction
 from incident.domain.model import DataCategory, Severity
-from incident.errors import InvalidInput, InvalidInputs
+from incident.errors import InvalidInput, InvalidInputs, clipped
 
+MAX_PROBLEMS = 50  # reported at once; a file with more is cut short with a count
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+INSTANT_RULE = "must be an ISO 8601 time with offset, e.g. 2026-03-06T16:00:00+01:00"
 LOCALE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?$")
 KNOWN_FLAGS = frozenset(
     {
@@ -94,7 +105,7 @@ class IncidentSpec(BaseModel):
     remedies: dict[str, str]
     contact: Contact = Field(default_factory=Contact)
     scope: Scope
-    flags: dict[str, bool] = Field(default_factory=dict)
+    flags: dict[str, StrictBool] = Field(default_factory=dict)
 
     _texts = field_validator(
         "description",
@@ -110,6 +121,14 @@ class IncidentSpec(BaseModel):
     def _optional_text(cls, value: Any) -> dict[str, str]:
         return {"en": ""} if value in (None, "") else _localised(value)
 
+    @field_validator("aware_at", "discovered_at", "occurred_at", mode="before")
+    @classmethod
+    def _instant_text(cls, value: Any) -> Any:
+        """Text or an instant: not a number (pydantic would read it as seconds since 1970)."""
+        if value is None or isinstance(value, str | datetime):
+            return value
+        raise ValueError(INSTANT_RULE)
+
     @field_validator("aware_at", "discovered_at", "occurred_at")
     @classmethod
     def _instant(cls, value: datetime | None) -> datetime | None:
@@ -117,6 +136,8 @@ class IncidentSpec(BaseModel):
             return None
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError("needs a UTC offset, e.g. 2026-03-06T16:00:00+01:00")
+        if value.year < EARLIEST.year or value < EARLIEST:
+            raise ValueError(f"is before {EARLIEST.year}")
         if value > datetime.now(UTC) + timedelta(minutes=5):
             raise ValueError("is in the future")
         return value
@@ -142,15 +163,20 @@ def parse_incident_spec(data: Any) -> IncidentSpec:
     try:
         return IncidentSpec.model_validate(data)
     except ValidationError as exc:
-        raise InvalidInputs([_as_invalid_input(err) for err in exc.errors()]) from exc
+        problems = [_as_invalid_input(err) for err in exc.errors()[:MAX_PROBLEMS]]
+        if exc.error_count() > MAX_PROBLEMS:
+            more = exc.error_count() - MAX_PROBLEMS
+            problems.append(InvalidInput("(file)", more, "more problems not shown"))
+        raise InvalidInputs(problems) from exc
 
 
 def _as_invalid_input(err: Any) -> InvalidInput:
     field = ""
     for part in err["loc"]:
+        part = str(clipped(part)) if isinstance(part, str) else part
         field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
     rule = str(err["msg"]).removeprefix("Value error, ")
-    value = err.get("input")
+    value = clipped(err.get("input"))
     if err["type"] == "missing":
         value, rule = None, "is required"
     return InvalidInput(field or "(file)", value, rule)

@@ -17,10 +17,12 @@ import typer
 from rich.console import Console
 
 from incident.adapters.db import create_schema, make_engine
+from incident.adapters.documents import load_document
+from incident.domain.incident_spec import IncidentSpec, parse_incident_spec
 from incident.entrypoints import cli_db, cli_obligations
-from incident.errors import BreachNoticeError, ConfigError, InvalidInputs
+from incident.errors import BreachNoticeError, ConfigError, DocumentError, InvalidInputs
 from incident.log import configure_logging
-from incident.service.intake import load_incident_file, raise_incident
+from incident.service.intake import raise_incident
 from incident.service.progress import notice_counts
 from incident.settings import Settings
 
@@ -52,6 +54,11 @@ def _settings(*, quiet: bool = False) -> Settings:
     return settings
 
 
+def read_incident_file(file: Path) -> IncidentSpec:
+    """The incident in a YAML/JSON file: DocumentError or InvalidInputs, nothing else."""
+    return parse_incident_spec(load_document(file))
+
+
 @incident_app.command("raise")
 def raise_cmd(
     file: Annotated[Path, typer.Argument(help="Incident description, YAML or JSON.")],
@@ -60,10 +67,10 @@ def raise_cmd(
     """Validate and store an incident; the outbox relay queues it for enrichment."""
     settings = _settings()
     try:
-        spec = load_incident_file(file)
-    except InvalidInputs as exc:
+        spec = read_incident_file(file)
+    except (DocumentError, InvalidInputs) as exc:
         typer.echo(f"{file}: invalid incident", err=True)
-        for problem in exc.errors:
+        for problem in exc.errors if isinstance(exc, InvalidInputs) else [exc]:
             typer.echo(f"  {problem}", err=True)
         raise typer.Exit(2) from exc
     engine = make_engine(settings.database_url)

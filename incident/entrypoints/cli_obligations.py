@@ -19,12 +19,13 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlmodel import Session
 
 from incident.adapters.db import create_schema, make_engine
 from incident.adapters.obligation_tables import ObligationRecord
-from incident.errors import ConfigError, InvalidInput, InvalidInputs, NotFound
+from incident.errors import ConfigError, DocumentError, InvalidInput, InvalidInputs, NotFound
 from incident.obligations import Rules, assess, load_facts_file, load_rules
 from incident.service.obligations import open_obligations, recompute_obligations
 from incident.settings import Settings
@@ -102,10 +103,10 @@ def _bad_input_exits() -> Iterator[None]:
         yield
     except InvalidInputs as exc:
         for e in exc.errors:
-            err.print(f"[red]invalid:[/red] {e}", soft_wrap=True)
+            err.print(f"[red]invalid:[/red] {escape(str(e))}", soft_wrap=True)
         raise typer.Exit(2) from exc
-    except (InvalidInput, ConfigError, NotFound) as exc:
-        err.print(f"[red]invalid:[/red] {exc}", soft_wrap=True)
+    except (InvalidInput, DocumentError, ConfigError, NotFound) as exc:
+        err.print(f"[red]invalid:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from exc
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import json
 import threading
 import time
 import uuid
@@ -29,8 +28,9 @@ from incident.bootstrap import (
     contact_checks,
 )
 from incident.domain.events import IncidentEnriched
+from incident.domain.messages import parse_incident_event, parse_notice_job
 from incident.domain.model import NoticeJob
-from incident.errors import NotFound
+from incident.errors import MalformedMessage, NotFound
 from incident.service import bus
 from incident.service.dispatch import (
     BatchResult,
@@ -122,13 +122,11 @@ def _enrich_one(
     keepalive: Callable[[], None],
 ) -> None:
     try:
-        event = record.json()
-        if not isinstance(event, dict):
-            raise TypeError(f"expected a JSON object, got {type(event).__name__}")
-        incident_id, _ = str(event["incident_id"]), str(event["event_id"])
-    except (ValueError, KeyError, TypeError) as exc:
-        _dead_letter(rt, producer, record, f"not an incident event: {exc!r}")
+        event = parse_incident_event(record.value)
+    except MalformedMessage as exc:
+        _dead_letter(rt, producer, record, f"not an incident event: {exc.reason}")
         return
+    incident_id = event.incident_id
     with structlog.contextvars.bound_contextvars(
         stage="enrich", incident_id=incident_id, offset=record.offset
     ):
@@ -141,7 +139,7 @@ def _enrich_one(
             tick=keepalive,
         )
         try:
-            result = enrich_incident(rt.engine, event, ctx)
+            result = enrich_incident(rt.engine, event.payload(), ctx)
         except NotFound as exc:
             _dead_letter(rt, producer, record, str(exc))
             return
@@ -178,23 +176,6 @@ def _dead_letter(rt: Runtime, producer: MessageProducer, record: Record, reason:
             )
         )
         session.commit()
-
-
-def parse_job(record: Record) -> tuple[NoticeJob, dict[str, Any], datetime | None]:
-    """The job, its payload and when it is due; ValueError/KeyError/TypeError when malformed."""
-    data = json.loads(record.value)
-    if not isinstance(data, dict):
-        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
-    job = NoticeJob(
-        str(data["incident_id"]),
-        str(data["person_id"]),
-        int(data["notice_version"]),
-        str(data.get("addressee_kind", "person")),
-    )
-    not_before = datetime.fromisoformat(data["not_before"]) if data.get("not_before") else None
-    if not_before is not None and not_before.utcoffset() is None:
-        raise ValueError(f"not_before {data['not_before']!r} has no UTC offset")
-    return job, data, not_before
 
 
 def run_dispatcher(
@@ -312,10 +293,12 @@ def _due_jobs(
     later: list[tuple[NoticeJob, datetime]] = []
     for record in records:
         try:
-            job, _payload, not_before = parse_job(record)
-        except (ValueError, KeyError, TypeError) as exc:
-            _dead_letter(rt, producer, record, f"not a notice job: {exc!r}")
+            key = record.key.encode() if record.key else None
+            parsed = parse_notice_job(key, record.value, now=now)
+        except MalformedMessage as exc:
+            _dead_letter(rt, producer, record, f"not a notice job: {exc.reason}")
             continue
+        job, not_before = parsed.job, parsed.not_before
         if not_before is not None and not_before > now:
             later.append((job, not_before))
         else:

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from incident.adapters.documents import load_document
 from incident.domain.jurisdiction import is_valid_jurisdiction
 from incident.domain.model import DataCategory, Severity
-from incident.errors import InvalidInput, InvalidInputs
+from incident.errors import InvalidInput, InvalidInputs, clipped
 
+MAX_PERSONS = 10**10  # more than the people on Earth: a typing mistake
+MAX_COST = 1e15
+MAX_PROBLEMS = 50  # reported at once; a file with more is cut short with a count
+# Instants outside these years are typing mistakes, and would overflow deadline arithmetic.
+YEARS = range(1970, 2200)
 # Optional instants that start some clocks; `aware_at` is the only required one.
 CLOCK_FIELDS = ("discovered_at", "determined_at", "material_at", "assessed_at", "handled_at")
 _KNOWN_KEYS = frozenset(
@@ -34,6 +38,9 @@ _KNOWN_KEYS = frozenset(
         "law_enforcement_delay",
     }
 )
+
+
+_DELAY_KEYS = frozenset({"start", "end", "national_security"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +80,9 @@ class IncidentFacts:
 
 
 def load_facts_file(path: Path, known_flags: Iterable[str]) -> IncidentFacts:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InvalidInputs([InvalidInput("file", str(path), f"cannot be read: {exc}")]) from exc
-    except yaml.YAMLError as exc:
-        raise InvalidInputs([InvalidInput("file", str(path), f"is not valid YAML: {exc}")]) from exc
+    """A YAML/JSON facts file: `DocumentError` when it is not a readable document,
+    `InvalidInputs` when its facts are wrong."""
+    data = load_document(path)
     if not isinstance(data, dict):
         raise InvalidInputs([InvalidInput("file", str(path), "must be a YAML mapping of facts")])
     return parse_facts(data, known_flags)
@@ -89,25 +93,35 @@ def parse_facts(data: Mapping[Any, Any], known_flags: Iterable[str]) -> Incident
     errors: list[InvalidInput] = []
     for key in data:
         if key not in _KNOWN_KEYS:
-            errors.append(
-                InvalidInput(str(key), data[key], f"unknown field; use {sorted(_KNOWN_KEYS)}")
-            )
+            rule = f"unknown field; use {sorted(_KNOWN_KEYS)}"
+            errors.append(InvalidInput(str(clipped(key)) or "''", clipped(data[key]), rule))
     aware_at = _instant(data, "aware_at", errors, required=True)
     facts_kw: dict[str, Any] = {name: _instant(data, name, errors) for name in CLOCK_FIELDS}
     facts_kw |= {
         "categories": _categories(data.get("categories", []), errors),
         "severity": _severity(data.get("severity"), errors),
         "affected": _counts(data.get("affected", {}), "affected", errors),
-        "unreachable": _counts(data.get("unreachable") or {}, "unreachable", errors),
-        "flags": _flags(data.get("flags") or {}, set(known_flags), errors),
+        "unreachable": _counts(_or_empty(data.get("unreachable")), "unreachable", errors),
+        "flags": _flags(_or_empty(data.get("flags")), set(known_flags), errors),
         "establishment": _establishment(data.get("establishment"), errors),
         "notice_cost_usd": _cost(data.get("notice_cost_usd"), errors),
         "law_enforcement_delay": _delay(data.get("law_enforcement_delay"), errors),
     }
     _check_unreachable(facts_kw["affected"], facts_kw["unreachable"], errors)
     if errors or aware_at is None:
-        raise InvalidInputs(errors)
+        raise InvalidInputs(_at_most(errors))
     return IncidentFacts(aware_at=aware_at, **facts_kw)
+
+
+def _or_empty(value: Any) -> Any:
+    return {} if value is None else value
+
+
+def _at_most(errors: list[InvalidInput]) -> list[InvalidInput]:
+    if len(errors) <= MAX_PROBLEMS:
+        return errors
+    more = len(errors) - MAX_PROBLEMS
+    return [*errors[:MAX_PROBLEMS], InvalidInput("(file)", more, "more problems not shown")]
 
 
 def _instant(
@@ -128,45 +142,46 @@ def _as_instant(name: str, value: Any, errors: list[InvalidInput]) -> datetime |
             parsed = datetime.fromisoformat(value)
         except ValueError:
             parsed = None
-    if isinstance(parsed, datetime) and parsed.tzinfo is not None:
-        return parsed
-    if isinstance(parsed, datetime) or isinstance(value, date):
+    if isinstance(parsed, datetime) and parsed.utcoffset() is not None:
+        if parsed.year in YEARS and parsed.astimezone(UTC).year in YEARS:
+            return parsed
+        rule = f"must be between the years {YEARS.start} and {YEARS.stop - 1}"
+    elif isinstance(parsed, datetime) or isinstance(value, date):
         rule = "needs a time and a UTC offset, e.g. 2026-03-06T16:00:00+01:00"
     else:
         rule = "must be an ISO 8601 time with offset, e.g. 2026-03-06T16:00:00+01:00"
-    shown = value.isoformat() if isinstance(value, date) else value
+    shown = value.isoformat() if isinstance(value, date) else clipped(value)
     errors.append(InvalidInput(name, shown, rule))
     return None
 
 
 def _categories(value: Any, errors: list[InvalidInput]) -> frozenset[DataCategory]:
     if not isinstance(value, list):
-        errors.append(InvalidInput("categories", value, "must be a list of category ids"))
+        errors.append(InvalidInput("categories", clipped(value), "must be a list of category ids"))
         return frozenset()
     known = {c.value for c in DataCategory}
     good = set()
     for item in value:
-        if item in known:
+        if isinstance(item, str) and item in known:
             good.add(DataCategory(item))
         else:
-            errors.append(
-                InvalidInput("categories", item, f"unknown data category; use {sorted(known)}")
-            )
+            rule = f"unknown data category; use {sorted(known)}"
+            errors.append(InvalidInput("categories", clipped(item), rule))
     return frozenset(good)
 
 
 def _severity(value: Any, errors: list[InvalidInput]) -> Severity:
-    try:
+    names = [s.value for s in Severity]
+    if isinstance(value, str) and value in names:
         return Severity(value)
-    except ValueError:
-        names = [s.value for s in Severity]
-        errors.append(InvalidInput("severity", value, f"must be one of {names}"))
-        return Severity.LOW
+    errors.append(InvalidInput("severity", clipped(value), f"must be one of {names}"))
+    return Severity.LOW
 
 
 def _counts(value: Any, name: str, errors: list[InvalidInput]) -> dict[str, int]:
     if not isinstance(value, dict):
-        errors.append(InvalidInput(name, value, "must map jurisdictions to person counts"))
+        rule = "must map jurisdictions to person counts"
+        errors.append(InvalidInput(name, clipped(value), rule))
         return {}
     counts: dict[str, int] = {}
     for code, n in value.items():
@@ -175,9 +190,10 @@ def _counts(value: Any, name: str, errors: list[InvalidInput]) -> dict[str, int]
                 " (quote NO for Norway: YAML reads it as false)" if isinstance(code, bool) else ""
             )
             rule = f"unknown jurisdiction: use an ISO 3166 code such as NL or US-CA{hint}"
-            errors.append(InvalidInput(f"{name}.{code}", code, rule))
-        elif isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            errors.append(InvalidInput(f"{name}.{code}", n, "must be a whole number, 0 or more"))
+            errors.append(InvalidInput(f"{name}.{clipped(code)}", clipped(code), rule))
+        elif isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_PERSONS:
+            rule = "must be a whole number, 0 or more (at most 10^10)"
+            errors.append(InvalidInput(f"{name}.{code}", clipped(n), rule))
         else:
             counts[code] = n
     return counts
@@ -185,14 +201,16 @@ def _counts(value: Any, name: str, errors: list[InvalidInput]) -> dict[str, int]
 
 def _flags(value: Any, known: set[str], errors: list[InvalidInput]) -> dict[str, bool]:
     if not isinstance(value, dict):
-        errors.append(InvalidInput("flags", value, "must map flag names to true or false"))
+        rule = "must map flag names to true or false"
+        errors.append(InvalidInput("flags", clipped(value), rule))
         return {}
     flags = {}
     for name, on in value.items():
-        if name not in known:
-            errors.append(InvalidInput(f"flags.{name}", name, f"unknown flag; use {sorted(known)}"))
+        if not isinstance(name, str) or name not in known:
+            rule = f"unknown flag; use {sorted(known)}"
+            errors.append(InvalidInput(f"flags.{clipped(name)}", clipped(name), rule))
         elif not isinstance(on, bool):
-            errors.append(InvalidInput(f"flags.{name}", on, "must be true or false"))
+            errors.append(InvalidInput(f"flags.{name}", clipped(on), "must be true or false"))
         else:
             flags[name] = on
     return flags
@@ -201,15 +219,21 @@ def _flags(value: Any, known: set[str], errors: list[InvalidInput]) -> dict[str,
 def _establishment(value: Any, errors: list[InvalidInput]) -> str | None:
     if value is None or (isinstance(value, str) and is_valid_jurisdiction(value)):
         return value
-    errors.append(InvalidInput("establishment", value, "must be an ISO 3166 code such as NL"))
+    rule = "must be an ISO 3166 code such as NL"
+    errors.append(InvalidInput("establishment", clipped(value), rule))
     return None
 
 
 def _cost(value: Any, errors: list[InvalidInput]) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        errors.append(InvalidInput("notice_cost_usd", value, "must be a number, 0 or more"))
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 <= value <= MAX_COST  # also refuses NaN
+    ):
+        rule = "must be a number, 0 or more (at most 10^15)"
+        errors.append(InvalidInput("notice_cost_usd", clipped(value), rule))
         return None
     return float(value)
 
@@ -217,21 +241,24 @@ def _cost(value: Any, errors: list[InvalidInput]) -> float | None:
 def _delay(value: Any, errors: list[InvalidInput]) -> LawEnforcementDelay | None:
     if value is None:
         return None
-    if not isinstance(value, dict) or "start" not in value:
+    name = "law_enforcement_delay"
+    if not isinstance(value, dict) or "start" not in value or set(value) - _DELAY_KEYS:
         rule = "must be a mapping with start, optional end and national_security"
-        errors.append(InvalidInput("law_enforcement_delay", value, rule))
+        errors.append(InvalidInput(name, clipped(value), rule))
         return None
-    start = _as_instant("law_enforcement_delay.start", value["start"], errors)
+    start = _as_instant(f"{name}.start", value["start"], errors)
     end = None
     if value.get("end") is not None:
-        end = _as_instant("law_enforcement_delay.end", value["end"], errors)
+        end = _as_instant(f"{name}.end", value["end"], errors)
     if start is not None and end is not None and end < start:
-        errors.append(
-            InvalidInput("law_enforcement_delay.end", value["end"], "must not be before start")
-        )
+        errors.append(InvalidInput(f"{name}.end", value["end"], "must not be before start"))
+    national_security = value.get("national_security", False)
+    if not isinstance(national_security, bool):
+        rule = "must be true or false"
+        errors.append(InvalidInput(f"{name}.national_security", clipped(national_security), rule))
     if start is None:
         return None
-    return LawEnforcementDelay(start, end, bool(value.get("national_security", False)))
+    return LawEnforcementDelay(start, end, national_security is True)
 
 
 def _check_unreachable(
