@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 
 from channels import REGISTRY
 from channels.base import BuildContext, Channel, ChannelSettings, ChannelSpec, ContactCheck
-from incident.adapters.db import create_schema, make_engine
+from incident.adapters.db import ensure_schema_current, make_engine
 from incident.adapters.kafka_bus import ensure_topics
 from incident.adapters.local_broker import LocalBroker
 from incident.errors import ConfigError
@@ -47,8 +47,10 @@ class Runtime:
 def start_runtime(settings: Settings, *, embedded_ok: bool = True) -> Runtime:
     load_rules()  # a malformed rules file fails here, naming file, entry and field
     channel_settings = resolve_channel_settings(settings)  # bad channel config fails first
-    engine = make_engine(settings.database_url)
-    create_schema(engine)
+    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    ensure_schema_current(
+        engine, auto_upgrade=settings.database_auto_upgrade or engine.dialect.name == "sqlite"
+    )
     stack = ExitStack()
     servers = settings.kafka.bootstrap_servers
     if not servers:
@@ -177,6 +179,11 @@ def channel_kinds(channels: Mapping[str, Channel]) -> dict[str, tuple[str, ...]]
 
 
 def build_composer(settings: Settings) -> Composer:
-    renderer = Renderer(templates_dir(), default_locale=settings.default_locale)
-    renderer.check(routed_channels(settings))
+    routed = routed_channels(settings)
+    renderer = Renderer(
+        templates_dir(),
+        default_locale=settings.default_locale,
+        required_parts={name: _spec(name).template_parts for name in routed},
+    )
+    renderer.check(routed)
     return Composer(renderer, message_domain=message_domain(settings))

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite:///./breachnotice.db"
+    # Upgrade the schema at start. SQLite (the embedded default) always does; a shared
+    # PostgreSQL is upgraded by `breachnotice db upgrade` unless this is set.
+    database_auto_upgrade: bool = False
     sqlite_synchronous: str = "FULL"  # FULL: no commit lost on power loss; NORMAL: faster
     out_dir: Path = Path("./out")
     log_format: str = "auto"  # auto | json | console

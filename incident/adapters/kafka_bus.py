@@ -136,7 +136,13 @@ class MessageConsumer:
     def poll(self, *, max_records: int, timeout_ms: int = 500) -> list[Record]:
         batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
         return [
-            Record(m.topic, m.partition, m.offset, m.key.decode() if m.key else None, m.value)
+            Record(
+                m.topic,
+                m.partition,
+                m.offset,
+                m.key.decode("utf-8", "replace") if m.key else None,
+                m.value,
+            )
             for records in batches.values()
             for m in records
         ]
@@ -157,3 +163,8 @@ class MessageConsumer:
 
     def close(self) -> None:
         self._consumer.close(autocommit=False)
+
+
+def _key_text(key: bytes | None) -> str | None:
+    """A key that is not UTF-8 must not stop the consumer: the parser dead-letters its job."""
+    return key.decode("utf-8", "replace") if key else None

@@ -133,7 +133,9 @@ class Notice(SQLModel, table=True):
 
     __tablename__ = "notice"
     __table_args__ = (
-        UniqueConstraint("incident_id", "addressee_kind", "addressee_id", "version"),
+        UniqueConstraint(
+            "incident_id", "addressee_kind", "addressee_id", "version", name="uq_notice_addressee"
+        ),
         Index("ix_notice_incident_status", "incident_id", "status"),
     )
     id: int | None = Field(default=None, primary_key=True)

@@ -11,6 +11,7 @@ from datetime import datetime
 import structlog
 from sqlmodel import Session, select
 
+from incident.adapters.db import lock_for_update
 from incident.adapters.tables import AuditEvent, Incident, Notice
 from incident.domain.events import (
     ChainExhausted,
@@ -34,7 +35,7 @@ def refresh_obligations(session: Session, event: Event, now: datetime) -> list[E
     """Counts, unreachable people and clocks feed the obligations: recompute them. The row lock
     keeps two workers finishing an incident together from both writing an open set."""
     locked = session.exec(
-        select(Incident.id).where(Incident.id == event.incident_id).with_for_update()
+        lock_for_update(session, select(Incident.id).where(Incident.id == event.incident_id))
     ).first()
     if locked is not None:
         recompute_obligations(session, event.incident_id, now=now)

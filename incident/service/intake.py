@@ -7,39 +7,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from incident.adapters.documents import load_document
 from incident.adapters.tables import AuditEvent, Incident, Outbox
 from incident.domain.events import IncidentRaised
 from incident.domain.incident_spec import IncidentSpec, parse_incident_spec
 from incident.domain.model import IncidentStatus
-from incident.errors import InvalidInput, InvalidInputs
 from incident.service import bus
 
 
-class _TextTimestampLoader(yaml.SafeLoader):
-    """Keeps timestamps as text so validation sees (and reports) exactly what was written."""
-
-
-_TextTimestampLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
 def load_incident_file(path: Path) -> IncidentSpec:
-    """Read YAML or JSON (JSON is YAML) and validate; errors name the field, value and rule."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidInputs([InvalidInput("(file)", str(path), f"cannot be read: {exc}")]) from exc
-    try:
-        data: Any = yaml.load(text, Loader=_TextTimestampLoader)  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise InvalidInputs([InvalidInput("(file)", str(path), f"not YAML/JSON: {exc}")]) from exc
-    return parse_incident_spec(data)
+    """Read YAML or JSON through the bounded loader and validate; errors name the problem."""
+    return parse_incident_spec(load_document(path))
 
 
 def new_incident_id(now: datetime) -> str:

@@ -55,6 +55,7 @@ def make_settings(
     }
     return Settings(
         database_url=database_url,
+        database_auto_upgrade=True,
         kafka=kafka,
         channels={"email": mail},
         dispatch={

@@ -7,6 +7,7 @@ import secrets
 import threading
 from collections.abc import Callable, Iterator
 from functools import partial
+from typing import Any
 
 import psycopg
 import pytest
@@ -14,7 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
 from typer.testing import CliRunner
 
 from incident.adapters.db import (
@@ -25,7 +26,7 @@ from incident.adapters.db import (
     upgrade_to_head,
 )
 from incident.adapters.migrations import BASELINE, script_directory
-from incident.adapters.tables import DeliveryAttempt, Incident, Person
+from incident.adapters.tables import ContactPoint, DeliveryAttempt, Incident, Notice, Person
 from incident.entrypoints.cli import app
 from incident.errors import SchemaRevisionMismatch, SchemaVersionMismatch
 from tests.conftest import POSTGRES_DSN
@@ -88,9 +89,22 @@ def test_a_release_database_is_stamped_and_upgraded_with_every_row_kept(db: Engi
 
     assert state.at_head and alembic_heads(db) == HEADS
     after = dump(db, list(rows))
+    moved = {"email", "phone", "postal_address"}  # 0002: contact details became rows
     for table, table_rows in before.items():
-        kept = [{column: row[column] for column in table_rows[0]} for row in after[table]]
-        assert kept == table_rows, f"rows of {table} changed by the upgrade"
+        columns = [c for c in table_rows[0] if not (table == "person" and c in moved)]
+        kept = [{column: row[column] for column in columns} for row in after[table]]
+        expected = [{column: row[column] for column in columns} for row in table_rows]
+        assert kept == expected, f"rows of {table} changed by the upgrade"
+    with Session(db) as session:
+        points = session.exec(select(ContactPoint)).all()
+    expected_points = {
+        (str(p["id"]), kind, str(p[column]))
+        for p in before["person"]
+        for kind, column in (("email", "email"), ("phone", "phone"))
+        if p.get(column)
+    }
+    assert expected_points <= {(c.person_id, c.kind, c.value) for c in points}
+    assert all(p.addressee_id == p.person_id for p in _all(db, Notice))
     assert schema_info_version(db) == REVISIONS  # 0.1.0 refuses the database once past 1
     with Session(db) as session:  # today's models read what 0.1.0 wrote
         incident = session.get(Incident, "inc-1")
@@ -99,6 +113,11 @@ def test_a_release_database_is_stamped_and_upgraded_with_every_row_kept(db: Engi
         assert minor is not None and minor.guardian_id == "guardian-1"
         attempt = session.get(DeliveryAttempt, "inc-1:minor-1:email:1")
         assert attempt is not None and attempt.sent_at == AT
+
+
+def _all(db: Engine, model: type[Any]) -> list[Any]:
+    with Session(db) as session:
+        return list(session.exec(select(model)).all())
 
 
 def test_upgrading_again_changes_nothing(db: Engine) -> None:

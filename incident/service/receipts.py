@@ -1,0 +1,170 @@
+"""What became of a delivery after the provider took it: delivered, bounced, undelivered,
+confirmed by the recipient. Each receipt is a stored transition (time, source, detail); a
+delivery that came back moves the person to their next channel; every receipt is an event.
+
+Receipts find their delivery by idempotency key or by the provider's id, whichever the source
+knows (Twilio's status callback carries the message SID; a print house returns letter ids).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from incident.adapters.tables import ContactPoint, DeliveryAttempt, DeliveryEvent, Notice
+from incident.domain.events import ConfirmationReceived, Event, ReceiptReceived
+from incident.domain.model import RETURNED, AttemptStatus, NoticeJob, NoticeStatus
+from incident.errors import InvalidInput, NotFound
+from incident.service import bus
+
+log = structlog.get_logger()
+
+# A later state never goes back to an earlier one (a late "delivered" after "confirmed").
+_RANK = {
+    AttemptStatus.SENT: 1,
+    AttemptStatus.DELIVERED: 2,
+    AttemptStatus.CONFIRMED: 3,
+    AttemptStatus.BOUNCED: 2,
+    AttemptStatus.UNDELIVERED: 2,
+    AttemptStatus.FAILED: 2,
+}
+_NOTICE_STATE = {
+    AttemptStatus.DELIVERED: NoticeStatus.DELIVERED,
+    AttemptStatus.CONFIRMED: NoticeStatus.CONFIRMED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptOutcome:
+    key: str
+    status: str
+    applied: bool  # False: a stale or repeated receipt, stored as an event only
+    requeue: NoticeJob | None = None  # the person moves on to their next channel
+
+
+def find_attempt(
+    session: Session, *, key: str | None = None, provider_id: str | None = None
+) -> DeliveryAttempt:
+    if key:
+        attempt = session.get(DeliveryAttempt, key)
+    elif provider_id:
+        attempt = session.exec(
+            select(DeliveryAttempt).where(DeliveryAttempt.provider_id == provider_id)
+        ).first()
+    else:
+        raise InvalidInput("receipt", None, "needs an idempotency key or a provider id")
+    if attempt is None:
+        raise NotFound("delivery", key or provider_id or "")
+    return attempt
+
+
+def apply_receipt(
+    engine: Engine,
+    *,
+    status: AttemptStatus,
+    source: str,
+    now: datetime,
+    key: str | None = None,
+    provider_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> ReceiptOutcome:
+    """Store the transition and act on it; the caller publishes `requeue` when set."""
+    if status not in _RANK or status is AttemptStatus.SENT:
+        raise InvalidInput("status", status, f"a receipt says one of {sorted(_RANK)[1:]}")
+    with Session(engine) as session:
+        attempt = find_attempt(session, key=key, provider_id=provider_id)
+        current = AttemptStatus(attempt.status)
+        applied = _RANK.get(current, 0) < _RANK[status] or (
+            current in (AttemptStatus.SENT, AttemptStatus.DELIVERED) and status in RETURNED
+        )
+        session.add(
+            DeliveryEvent(
+                idempotency_key=attempt.idempotency_key,
+                status=status.value,
+                source=source,
+                at=now,
+                detail=detail or {},
+            )
+        )
+        requeue = None
+        if applied:
+            attempt.status, attempt.updated_at = status.value, now
+            if status in RETURNED:
+                attempt.error = f"{status.value} ({source}): {(detail or {}).get('reason', '')}"
+                requeue = _return(session, attempt, now)
+            else:
+                _advance_notice(session, attempt, _NOTICE_STATE.get(status), now)
+            session.add(attempt)
+        events: list[Event] = [
+            ReceiptReceived(attempt.incident_id, attempt.idempotency_key, status.value, source)
+        ]
+        if status is AttemptStatus.CONFIRMED:
+            events.append(
+                ConfirmationReceived(attempt.incident_id, attempt.idempotency_key, source)
+            )
+        bus.handle(session, events, now=now)
+        session.commit()
+        log.info(
+            "receipt",
+            incident_id=attempt.incident_id,
+            status=status.value,
+            source=source,
+            applied=applied,
+        )
+        return ReceiptOutcome(attempt.idempotency_key, status.value, applied, requeue)
+
+
+def _advance_notice(
+    session: Session, attempt: DeliveryAttempt, state: NoticeStatus | None, now: datetime
+) -> None:
+    if state is None:
+        return
+    notice = _notice_of(session, attempt)
+    if notice is not None and notice.status != NoticeStatus.UNREACHABLE:
+        notice.status, notice.updated_at = state.value, now
+        session.add(notice)
+
+
+def _return(session: Session, attempt: DeliveryAttempt, now: datetime) -> NoticeJob | None:
+    """Came back: the contact point is unusable, the notice pending again for the next channel."""
+    if attempt.contact_point_id is not None:
+        point = session.get(ContactPoint, attempt.contact_point_id)
+        if point is not None:
+            point.problem, point.checked_at = f"{attempt.status}: returned", now
+            session.add(point)
+    notice = _notice_of(session, attempt)
+    if notice is None:
+        return None
+    notice.status, notice.channel, notice.updated_at = NoticeStatus.PENDING.value, None, now
+    session.add(notice)
+    return NoticeJob(
+        attempt.incident_id, attempt.addressee_id, attempt.notice_version, attempt.addressee_kind
+    )
+
+
+def _notice_of(session: Session, attempt: DeliveryAttempt) -> Notice | None:
+    return session.exec(
+        select(Notice).where(
+            Notice.incident_id == attempt.incident_id,
+            Notice.addressee_kind == attempt.addressee_kind,
+            Notice.addressee_id == attempt.addressee_id,
+            Notice.version == attempt.notice_version,
+        )
+    ).first()
+
+
+def history(engine: Engine, key: str) -> list[DeliveryEvent]:
+    """Every state of one delivery, oldest first."""
+    with Session(engine) as session:
+        return list(
+            session.exec(
+                select(DeliveryEvent)
+                .where(DeliveryEvent.idempotency_key == key)
+                .order_by(col(DeliveryEvent.at), col(DeliveryEvent.id))
+            ).all()
+        )
