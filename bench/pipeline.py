@@ -35,7 +35,7 @@ from incident.log import configure_logging
 from incident.service.intake import load_incident_file, raise_incident
 from incident.service.progress import notice_counts
 from incident.service.sample import seed_directory
-from incident.settings import KafkaSettings, Settings, SmtpSettings, config_dir
+from incident.settings import KafkaSettings, Settings, config_dir
 
 
 def start_sink() -> tuple[int, subprocess.Popen[bytes] | None, str]:
@@ -123,7 +123,9 @@ def main() -> int:
         out_dir=workdir,
         log_level="warning",  # one line per notice is for operators, not for a benchmark
         kafka=KafkaSettings(notices_partitions=8),
-        smtp=SmtpSettings(host="127.0.0.1", port=port, start_tls=False, pool_size=8),
+        channels={
+            "email": {"host": "127.0.0.1", "port": port, "start_tls": False, "concurrency": 8}
+        },
     )
     rt = start_runtime(settings)
     try:

@@ -19,7 +19,7 @@ from rich.console import Console
 from incident.adapters.db import create_schema, make_engine
 from incident.adapters.documents import load_document
 from incident.domain.incident_spec import IncidentSpec, parse_incident_spec
-from incident.entrypoints import cli_db, cli_obligations
+from incident.entrypoints import cli_db, cli_notices, cli_obligations
 from incident.errors import BreachNoticeError, ConfigError, DocumentError, InvalidInputs
 from incident.log import configure_logging
 from incident.service.intake import raise_incident
@@ -243,7 +243,7 @@ def _serve(
     procs = DispatcherProcesses(runtime, dispatcher_processes).start()
     err.print(f"breachnotice running (kafka {runtime.bootstrap_servers}); SIGTERM/Ctrl-C stops")
     while not stop.wait(0.5):
-        if procs.crashed:
+        if not procs.supervise():
             stop.set()
     procs.stop()
     for thread in threads:
@@ -258,6 +258,7 @@ def _serve(
 
 cli_obligations.register(app)
 cli_db.register(app)
+cli_notices.register(app)
 
 
 def main() -> None:

@@ -1,19 +1,62 @@
 """Dispatchers in processes of their own: one Python process is bound to one core by the GIL,
-so on an N-core box N dispatcher processes (members of one consumer group) share the work."""
+so on an N-core box N dispatcher processes (members of one consumer group) share the work.
+
+The parent supervises them: a dead one is restarted with backoff. They die with the parent
+(PR_SET_PDEATHSIG on Linux, and a watch on the parent's pid elsewhere), and SIGTERM/SIGINT
+reach each of them as a graceful stop: the batch in hand is finished and recorded."""
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
+import threading
+import time
+from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event as ProcessEvent
 
+import structlog
+
 from incident.bootstrap import Runtime, start_runtime
+from incident.entrypoints.supervision import RestartPolicy
 from incident.log import configure_logging
 from incident.settings import Settings
 
+log = structlog.get_logger()
+_PR_SET_PDEATHSIG = 1
 
-def _dispatcher_main(settings: Settings, stop: ProcessEvent, index: int) -> None:
+
+def _die_with_parent(parent: int, stop: threading.Event) -> None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: the watch below does it
+
+    def watch() -> None:
+        while not stop.wait(1.0):
+            if os.getppid() != parent:
+                stop.set()
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _dispatcher_main(
+    settings: Settings, shared_stop: ProcessEvent, index: int, parent: int
+) -> None:
     from incident.entrypoints.workers import run_dispatcher
 
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    _die_with_parent(parent, stop)
+
+    def relay_stop() -> None:
+        shared_stop.wait()
+        stop.set()
+
+    threading.Thread(target=relay_stop, name="stop-relay", daemon=True).start()
     configure_logging(
         fmt=settings.log_format, level=settings.log_level, libraries=settings.log_library_level
     )
@@ -36,22 +79,51 @@ class DispatcherProcesses:
         self._settings = runtime.settings.model_copy(
             update={"kafka": kafka, "channels": {**runtime.settings.channels, **channels}}
         )
-        context = multiprocessing.get_context("spawn")  # no inherited threads or connections
-        self._stop = context.Event()
-        self._procs = [
-            context.Process(
-                target=_dispatcher_main,
-                args=(self._settings, self._stop, i),
-                name=f"dispatcher-{i}",
-                daemon=True,
-            )
-            for i in range(count)
-        ]
+        self._context = multiprocessing.get_context("spawn")  # no inherited threads/sockets
+        self._stop = self._context.Event()
+        self._procs: list[BaseProcess] = [self._new(i) for i in range(count)]
+        self._policies = [RestartPolicy() for _ in range(count)]
+        self._started = [0.0] * count
+        self._restart_at: dict[int, float] = {}
+        self.gave_up: list[str] = []
+
+    def _new(self, index: int) -> BaseProcess:
+        return self._context.Process(
+            target=_dispatcher_main,
+            args=(self._settings, self._stop, index, os.getpid()),
+            name=f"dispatcher-{index}",
+            daemon=True,
+        )
 
     def start(self) -> DispatcherProcesses:
-        for proc in self._procs:
+        for i, proc in enumerate(self._procs):
             proc.start()
+            self._started[i] = time.monotonic()
         return self
+
+    def supervise(self) -> bool:
+        """Restart dead processes (with backoff); False once one keeps failing: give up."""
+        now = time.monotonic()
+        for i, proc in enumerate(self._procs):
+            if proc.is_alive() or self._stop.is_set():
+                continue
+            if i not in self._restart_at:
+                delay = self._policies[i].crashed(now - self._started[i], now)
+                if delay is None:
+                    self.gave_up.append(proc.name or f"dispatcher-{i}")
+                    return False
+                log.error(
+                    "dispatcher_process_died",
+                    process=proc.name,
+                    exitcode=proc.exitcode,
+                    restart_in_s=round(delay, 1),
+                )
+                self._restart_at[i] = now + delay
+            elif now >= self._restart_at.pop(i):
+                self._procs[i] = self._new(i)
+                self._procs[i].start()
+                self._started[i] = now
+        return True
 
     def stop(self, *, timeout: float = 60.0) -> list[int | None]:
         """Ask every process to finish its batch and commit; returns their exit codes."""
@@ -65,4 +137,4 @@ class DispatcherProcesses:
 
     @property
     def crashed(self) -> list[str]:
-        return [p.name for p in self._procs if p.exitcode not in (None, 0)]
+        return list(self.gave_up)

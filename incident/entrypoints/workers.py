@@ -30,6 +30,7 @@ from incident.bootstrap import (
 from incident.domain.events import IncidentEnriched
 from incident.domain.messages import parse_incident_event, parse_notice_job
 from incident.domain.model import NoticeJob
+from incident.entrypoints.supervision import RestartPolicy
 from incident.errors import MalformedMessage, NotFound
 from incident.service import bus
 from incident.service.dispatch import (
@@ -342,16 +343,30 @@ def start_threads(
 def _guarded(
     thread: threading.Thread, fn: Worker, rt: Runtime, stop: threading.Event
 ) -> Callable[[], None]:
-    """A worker that dies takes the service down loudly instead of leaving it half-running."""
+    """Restart a crashed worker with backoff; only one that keeps failing past the give-up
+    time takes the service down (loudly, instead of leaving it half-running)."""
+    policy = RestartPolicy()
 
     def run() -> None:
-        try:
-            fn(rt, stop)
-        except BaseException:
-            thread.crashed = True  # type: ignore[attr-defined]
-            log.exception("worker_crashed", worker=thread.name)
-            stop.set()
-            raise
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                fn(rt, stop)
+                return
+            except Exception as exc:
+                delay = policy.crashed(time.monotonic() - started)
+                if delay is None:
+                    thread.crashed = True  # type: ignore[attr-defined]
+                    log.exception("worker_gave_up", worker=thread.name)
+                    stop.set()
+                    raise
+                log.error(
+                    "worker_restarting",
+                    worker=thread.name,
+                    in_s=round(delay, 1),
+                    error=f"{type(exc).__name__}: {exc}"[:300],
+                )
+                stop.wait(delay)
 
     return run
 
