@@ -23,7 +23,7 @@ from incident.entrypoints import cli_db, cli_notices, cli_obligations
 from incident.errors import BreachNoticeError, ConfigError, DocumentError, InvalidInputs
 from incident.log import configure_logging
 from incident.service.intake import raise_incident
-from incident.service.progress import notice_counts
+from incident.service.progress import enrichment_report, notice_counts
 from incident.settings import Settings
 
 if TYPE_CHECKING:
@@ -96,6 +96,7 @@ def status_cmd(incident_id: str) -> None:
                 "pending": counts.pending,
                 "sent": counts.sent,
                 "unreachable": counts.unreachable,
+                "enrichment": enrichment_report(engine, incident_id),
             }
         )
     )

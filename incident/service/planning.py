@@ -132,8 +132,11 @@ def _plan_people(
             plan.skipped += 1
             continue
         assert notice.id is not None and notice.person_id is not None
-        recipient = people[notice.recipient_id or notice.person_id]
-        subject = people[notice.person_id]
+        recipient = people.get(notice.recipient_id or notice.person_id)
+        subject = people.get(notice.person_id)
+        if recipient is None or subject is None:  # deleted from the directory since enrichment
+            plan.unreachable[notice.id] = "person no longer in the directory"
+            continue
         exhausted = {
             ch for ch in chain if attempts.get(_key(incident, notice.person_id, ch)) in RETURNED
         }

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from incident.adapters.tables import AffectedPerson, DeliveryAttempt, Notice
+from incident.adapters.tables import AffectedPerson, AuditEvent, DeliveryAttempt, Notice
 from incident.domain.model import AttemptStatus
 
 
@@ -38,7 +39,7 @@ def notice_counts(engine: Engine, incident_id: str) -> NoticeCounts:
         ).one()
         rows = session.exec(
             select(Notice.status, func.count())
-            .where(Notice.incident_id == incident_id)
+            .where(Notice.incident_id == incident_id, Notice.addressee_kind == "person")
             .group_by(Notice.status)
         ).all()
         failed = session.exec(
@@ -53,7 +54,19 @@ def notice_counts(engine: Engine, incident_id: str) -> NoticeCounts:
     return NoticeCounts(
         affected,
         by_status.get("pending", 0),
-        by_status.get("sent", 0),
+        sum(by_status.get(s, 0) for s in ("sent", "delivered", "confirmed")),
         by_status.get("unreachable", 0),
         failed,
     )
+
+
+def enrichment_report(engine: Engine, incident_id: str) -> dict[str, Any] | None:
+    """What enrichment found: people affected, directory rows it could not use, and scope
+    keys that matched nobody (counted, and the first of them listed)."""
+    with Session(engine) as session:
+        row = session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.incident_id == incident_id, AuditEvent.kind == "incident_enriched")
+            .order_by(col(AuditEvent.id).desc())
+        ).first()
+    return dict(row.detail) if row is not None else None
