@@ -11,7 +11,6 @@ import ssl
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from email.utils import parseaddr
 from typing import cast
 
 import aiosmtplib
@@ -34,7 +33,13 @@ from channels.errors import (
     RecipientDeferred,
     RecipientRejected,
 )
-from channels.mime import address_problem, ascii_address, build_message
+from channels.mime import (
+    address_problem,
+    build_message,
+    needs_smtputf8,
+    split_mailbox,
+    wire_address,
+)
 
 _NAME = "email"
 
@@ -77,9 +82,10 @@ class EmailChannel(Channel):
         if pool_size < 1:
             raise ValueError("pool_size must be at least 1")
         self._sender = sender
-        self._sender_addr = ascii_address(parseaddr(sender)[1])
-        if address_problem(self._sender_addr) is not None:
-            raise ValueError(f"sender is not a usable address: {sender!r}")
+        sender_addr = split_mailbox(sender)[1]
+        if address_problem(sender_addr) is not None or needs_smtputf8(sender_addr):
+            raise ValueError(f"sender is not a usable ASCII-local address: {sender!r}")
+        self._sender_addr = wire_address(sender_addr)
         self._hostname, self._port, self._timeout = hostname, port, timeout
         self._username, self._password = username, password
         self._start_tls, self._use_tls = start_tls, use_tls
@@ -91,6 +97,8 @@ class EmailChannel(Channel):
     async def deliver(self, msg: RenderedMessage) -> Receipt:
         if problem := address_problem(msg.recipient):
             raise RecipientRejected(_NAME, problem)
+        if needs_smtputf8(msg.recipient):
+            raise RecipientRejected(_NAME, "unsupported: non-ASCII local part (needs SMTPUTF8)")
         try:
             data = build_message(
                 sender=self._sender,
@@ -104,7 +112,7 @@ class EmailChannel(Channel):
         except ValueError as exc:
             raise MessageRejected(_NAME, f"cannot build the message: {exc}") from exc
         with _mapped_errors(msg.recipient):
-            reply = await self._send(ascii_address(msg.recipient), data)
+            reply = await self._send(wire_address(msg.recipient), data)
         return Receipt(
             channel=_NAME,
             idempotency_key=msg.idempotency_key,
