@@ -11,7 +11,6 @@ import ssl
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from email.utils import parseaddr
 from typing import cast
 
 import aiosmtplib
@@ -34,9 +33,17 @@ from channels.errors import (
     RecipientDeferred,
     RecipientRejected,
 )
-from channels.mime import address_problem, ascii_address, build_message
+from channels.mime import (
+    address_problem,
+    build_message,
+    needs_smtputf8,
+    split_mailbox,
+    wire_address,
+)
 
 _NAME = "email"
+# A fact about this recipient on this relay: the next channel in the chain may reach them.
+NO_SMTPUTF8 = "mailbox needs SMTPUTF8, which the relay does not offer"
 
 
 class EmailSettings(ChannelSettings):
@@ -77,9 +84,10 @@ class EmailChannel(Channel):
         if pool_size < 1:
             raise ValueError("pool_size must be at least 1")
         self._sender = sender
-        self._sender_addr = ascii_address(parseaddr(sender)[1])
-        if address_problem(self._sender_addr) is not None:
-            raise ValueError(f"sender is not a usable address: {sender!r}")
+        sender_addr = split_mailbox(sender)[1]
+        if address_problem(sender_addr) is not None or needs_smtputf8(sender_addr):
+            raise ValueError(f"sender is not a usable ASCII-local address: {sender!r}")
+        self._sender_addr = wire_address(sender_addr)
         self._hostname, self._port, self._timeout = hostname, port, timeout
         self._username, self._password = username, password
         self._start_tls, self._use_tls = start_tls, use_tls
@@ -103,8 +111,9 @@ class EmailChannel(Channel):
             )
         except ValueError as exc:
             raise MessageRejected(_NAME, f"cannot build the message: {exc}") from exc
-        with _mapped_errors(msg.recipient):
-            reply = await self._send(ascii_address(msg.recipient), data)
+        wire = wire_address(msg.recipient)
+        with _mapped_errors(msg.recipient, wire):
+            reply = await self._send(wire, data, utf8=needs_smtputf8(wire))
         return Receipt(
             channel=_NAME,
             idempotency_key=msg.idempotency_key,
@@ -148,15 +157,20 @@ class EmailChannel(Channel):
             timeout=self._timeout,
         )
 
-    async def _send(self, recipient: str, data: bytes) -> str:
+    async def _send(self, recipient: str, data: bytes, *, utf8: bool) -> str:
         if self._slots is None:  # created on first use, inside the running event loop
             self._slots = asyncio.Semaphore(self.pool_size)
         async with self._slots:
             smtp = self._idle.pop() if self._idle else self._new_smtp()
             try:
-                reply = await self._sendmail(smtp, recipient, data)
-            except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPResponseException):
-                # A refusal inside the transaction: sendmail has sent RSET, the session is fine.
+                reply = await self._sendmail(smtp, recipient, data, utf8)
+            except (
+                aiosmtplib.SMTPRecipientsRefused,
+                aiosmtplib.SMTPResponseException,
+                RecipientRejected,
+            ):
+                # A refusal inside the transaction: sendmail has sent RSET, the session is fine
+                # (or, without SMTPUTF8, no transaction was started).
                 if smtp.is_connected:
                     self._idle.append(smtp)
                 raise
@@ -167,12 +181,14 @@ class EmailChannel(Channel):
             self._idle.append(smtp)
             return reply
 
-    async def _sendmail(self, smtp: aiosmtplib.SMTP, recipient: str, data: bytes) -> str:
+    async def _sendmail(
+        self, smtp: aiosmtplib.SMTP, recipient: str, data: bytes, utf8: bool
+    ) -> str:
         reused = smtp.is_connected
         if not reused:
             await self._connect(smtp)
         try:
-            _, reply = await smtp.sendmail(self._sender_addr, [recipient], data)
+            return await self._transaction(smtp, recipient, data, utf8)
         except aiosmtplib.SMTPServerDisconnected:
             if not reused:
                 raise
@@ -180,7 +196,20 @@ class EmailChannel(Channel):
             # reconnect once. A retry is no riskier than the dispatcher's own retry would be.
             smtp.close()
             await self._connect(smtp)
-            _, reply = await smtp.sendmail(self._sender_addr, [recipient], data)
+            return await self._transaction(smtp, recipient, data, utf8)
+
+    async def _transaction(
+        self, smtp: aiosmtplib.SMTP, recipient: str, data: bytes, utf8: bool
+    ) -> str:
+        options: list[str] = []
+        if utf8:  # a UTF-8 local part: envelope and To header carry raw UTF-8 (RFC 6531/6532)
+            if not smtp.supports_extension("smtputf8"):
+                raise RecipientRejected(_NAME, NO_SMTPUTF8)
+            # The To header holds 8-bit octets; declare them where the relay allows (as smtplib).
+            options = ["SMTPUTF8"]
+            if smtp.supports_extension("8bitmime"):
+                options.append("BODY=8BITMIME")
+        _, reply = await smtp.sendmail(self._sender_addr, [recipient], data, mail_options=options)
         return reply
 
     @staticmethod
@@ -202,48 +231,63 @@ async def _quit(smtp: aiosmtplib.SMTP) -> None:
 
 
 @contextmanager
-def _mapped_errors(recipient: str) -> Iterator[None]:
+def _mapped_errors(*recipient: str) -> Iterator[None]:
     """Translate aiosmtplib/ssl/socket errors into the ChannelError tree, most specific first.
 
     Only a reply to RCPT TO (or to the DATA of a one-recipient transaction) is about the
-    recipient; anything at connect, EHLO, STARTTLS, AUTH or MAIL FROM is about the relay."""
+    recipient; anything at connect, EHLO, STARTTLS, AUTH or MAIL FROM is about the relay, and
+    so are 421 (closing) and 530 (authentication required) whenever they come."""
+
+    def said(message: str) -> str:  # servers echo the address; reasons reach logs
+        for form in recipient:
+            message = message.replace(form, "[recipient]")
+        return message
+
     try:
         yield
     except aiosmtplib.SMTPRecipientsRefused as exc:
-        refused = exc.recipients[0]
-        # Servers echo the address; reasons end up in logs, which never carry contact details.
-        said = refused.message.replace(recipient, "[recipient]")
-        if refused.code in (421,):  # service closing: the relay, not the mailbox
-            raise ChannelFault(_NAME, f"relay unavailable: {refused.code} {said}") from exc
-        if refused.code >= 500:
-            raise RecipientRejected(_NAME, f"recipient refused: {refused.code} {said}") from exc
-        raise RecipientDeferred(_NAME, f"recipient deferred: {refused.code} {said}") from exc
+        code, text = exc.recipients[0].code, said(exc.recipients[0].message)
+        if code in (421, 530):
+            raise ChannelFault(_NAME, f"relay refused service: {code} {text}") from exc
+        if code >= 500:
+            raise RecipientRejected(_NAME, f"recipient refused: {code} {text}") from exc
+        raise RecipientDeferred(_NAME, f"recipient deferred: {code} {text}") from exc
     except aiosmtplib.SMTPAuthenticationError as exc:
         reason = f"authentication failed ({exc.code}); misconfiguration: check username/password"
         raise ChannelFault(_NAME, reason) from exc
     except aiosmtplib.SMTPSenderRefused as exc:
+        if exc.code == 530:
+            reason = (
+                f"authentication required ({exc.code}); misconfiguration: set username/password"
+            )
+            raise ChannelFault(_NAME, reason) from exc
         raise ChannelFault(_NAME, f"sender refused: {exc.code} {exc.message}") from exc
     except aiosmtplib.SMTPDataError as exc:
-        said = exc.message.replace(recipient, "[recipient]")
-        if exc.code in (421, 451, 452, 454) or exc.code < 500:
-            raise ChannelFault(_NAME, f"relay refused the data: {exc.code} {said}") from exc
-        raise MessageRejected(_NAME, f"message refused: {exc.code} {said}") from exc
+        if exc.code < 500:
+            raise ChannelFault(
+                _NAME, f"relay refused the data: {exc.code} {said(exc.message)}"
+            ) from exc
+        raise MessageRejected(_NAME, f"message refused: {exc.code} {said(exc.message)}") from exc
     except aiosmtplib.SMTPResponseException as exc:
-        # Connect, EHLO, STARTTLS, AUTH or RSET: every reply here is about the relay.
-        said = exc.message.replace(recipient, "[recipient]")
-        raise ChannelFault(_NAME, f"relay replied {exc.code} {said}") from exc
+        # Connect (greeting), EHLO, STARTTLS, AUTH or RSET: every reply here is about the relay.
+        raise ChannelFault(_NAME, f"relay replied {exc.code} {said(exc.message)}") from exc
     except (TimeoutError, aiosmtplib.SMTPTimeoutError) as exc:
         raise ChannelTimeout(_NAME, f"timed out: {exc}") from exc
     except ssl.SSLError as exc:
-        reason = (
-            f"TLS failed ({exc}); misconfiguration: check ca_file / validate_certs "
-            "and the server's certificate"
-        )
-        raise ChannelFault(_NAME, reason) from exc
+        raise ChannelFault(_NAME, _tls_failed(exc)) from exc
     except aiosmtplib.SMTPNotSupported as exc:
         raise ChannelFault(_NAME, f"misconfiguration: {exc}") from exc
     except (aiosmtplib.SMTPException, OSError) as exc:
+        if isinstance(exc.__cause__, ssl.SSLError):  # implicit TLS: wrapped by connect()
+            raise ChannelFault(_NAME, _tls_failed(exc.__cause__)) from exc
         raise ChannelFault(_NAME, f"connection problem: {exc}") from exc
+
+
+def _tls_failed(exc: ssl.SSLError) -> str:
+    return (
+        f"TLS failed ({exc}); misconfiguration: check ca_file / validate_certs "
+        "and the server's certificate"
+    )
 
 
 def check_email(point: ContactPointData) -> str | None:

@@ -2,18 +2,25 @@
 
 Building an `email.message.EmailMessage` per notice caps a sender near 1,000/s (see
 shared/PERFORMANCE.md); the parts here are filled in with C-level codecs (binascii) instead.
-Output is RFC 5322/2045/2046/2047 wire format: CRLF line ends, 7-bit clean, lines <= 78.
+Output is RFC 5322/2045/2046/2047 wire format: CRLF line ends, lines <= 78, 7-bit clean except a
+recipient's UTF-8 local part, kept raw in To (RFC 6532; the channel sends it with SMTPUTF8).
+Domains are IDNA 2008 (UTS 46, non-transitional): the stdlib "idna" codec is IDNA 2003, which
+maps `straße.de` to `strasse.de`, another domain. Person-provided header text (names, subjects
+quoting names, extra header values) has its control characters replaced, never refused.
 """
 
 from __future__ import annotations
 
 import binascii
+import functools
 import hashlib
 import ipaddress
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import format_datetime
+
+import idna
 
 CRLF = b"\r\n"
 # Bytes of UTF-8 per RFC 2047 encoded-word: 42 bytes -> 56 base64 chars + 12 of framing = 68,
@@ -27,8 +34,20 @@ _RESERVED = frozenset(
 )
 # Notices are mandatory: an unsubscribe link would promise an opt-out the law does not allow.
 _FORBIDDEN = frozenset({"list-unsubscribe", "list-unsubscribe-post"})
-_ATEXT = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+# RFC 5321 dot-atom, widened by RFC 6531 to any non-ASCII character (controls are refused
+# before this is used; surrogates can never be UTF-8).
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\ud7ff\ue000-\U0010ffff-]+"
+_ATEXT = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
+_SPECIALS = re.compile(r'[][\\()<>@,:;".]')  # RFC 5322 specials: a display name with one is quoted
 _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+# C0, DEL, C1 and U+2028/2029: in a header each could end the line (injecting a header) or
+# break a parser. A run of them, with the spaces around it, becomes one space.
+_CONTROL = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+_HAS_CONTROL = re.compile(f"[{_CONTROL}]")
+_CONTROL_RUN = re.compile(f"[ {_CONTROL}]*[{_CONTROL}][ {_CONTROL}]*")
+_NOT_IN_ADDRESS = re.compile(rf"[\s{_CONTROL}]")
+# idna's messages quote the offending label (` of 'label'`, ` in 'label'`): a contact detail.
+_QUOTED_LABEL = re.compile(r""" (?:of|in) (?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
 
 
 def build_message(
@@ -93,8 +112,7 @@ def _part(subtype: bytes, text: str) -> bytes:
 
 def encode_header_value(value: str) -> bytes:
     """A header value as 7-bit bytes: plain when safe, else RFC 2047 base64 encoded-words."""
-    if "\r" in value or "\n" in value:
-        raise ValueError("header values must not contain CR or LF")
+    value = header_text(value)
     if value.isascii() and "=?" not in value and len(value) <= 900:
         return _fold_ascii(value)
     words: list[bytes] = []
@@ -132,27 +150,66 @@ def _fold_ascii(value: str) -> bytes:
     return "\r\n ".join(lines).encode("ascii")
 
 
-def ascii_address(addr: str) -> str:
-    """The address as it goes on the wire, in headers and in the SMTP envelope alike: an
-    internationalised domain IDNA-encoded (`anna@bücher.de` → `anna@xn--bcher-kva.de`)."""
+def header_text(value: str) -> str:
+    """`value` safe for one header line: each run of control characters, with the spaces around
+    it, becomes one space. A CR/LF in a child's name must not make the guardian unreachable."""
+    if _HAS_CONTROL.search(value) is None:
+        return value
+    return _CONTROL_RUN.sub(" ", value).strip()
+
+
+def split_mailbox(value: str) -> tuple[str, str]:
+    """(display name, address) of `Name <addr>` or `addr`. The address is what the last angle
+    brackets hold, so no text in a (person-provided) name can add or replace a mailbox."""
+    value = value.strip()
+    if not value.endswith(">") or "<" not in value:
+        return "", value
+    cut = value.rindex("<")
+    name = value[:cut].strip()
+    if len(name) > 1 and name[0] == name[-1] == '"':
+        name = re.sub(r"\\(.)", r"\1", name[1:-1])
+    return name, value[cut + 1 : -1].strip()
+
+
+def needs_smtputf8(addr: str) -> bool:
+    """A non-ASCII local part can only travel with SMTPUTF8 (RFC 6531)."""
+    return not addr.rpartition("@")[0].isascii()
+
+
+def wire_address(addr: str) -> str:
+    """The address as it goes on the wire, in headers and in the SMTP envelope alike: the domain
+    as IDNA 2008 A-labels (`anna@straße.de` → `anna@xn--strae-oqa.de`); the local part as is."""
     local, _, domain = addr.rpartition("@")
-    if not local.isascii():
-        raise ValueError("non-ASCII local parts need SMTPUTF8, which notices do not use")
-    return f"{local}@{domain.encode('idna').decode('ascii')}"
+    if domain.isascii():
+        return addr
+    return f"{local}@{_a_labels(domain)}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _a_labels(domain: str) -> str:
+    try:
+        return idna.encode(domain, uts46=True, transitional=False).decode("ascii")
+    except idna.IDNAError as exc:
+        detail = _QUOTED_LABEL.sub("", str(exc))
+        raise ValueError(detail[:1].lower() + detail[1:]) from None
 
 
 def _address_header(value: str) -> bytes:
-    """`Name <addr>` or `addr`, display name RFC 2047-encoded and domain IDNA-encoded if needed."""
-    if "\r" in value or "\n" in value:
-        raise ValueError("addresses must not contain CR or LF")
-    name, addr = parseaddr(value)
-    if not addr or "@" not in addr:
-        raise ValueError(f"not an email address: {value!r}")
-    addr = ascii_address(addr)
+    """`Name <addr>` or `addr`: the display name cleaned and RFC 2047-encoded if needed, the
+    domain IDNA-encoded, a UTF-8 local part raw (RFC 6532)."""
+    name, addr = split_mailbox(header_text(value))
+    if "@" not in addr:
+        raise ValueError("not an email address")  # the value itself never goes into a reason
+    wire = wire_address(addr).encode("utf-8")
     if not name:
-        return addr.encode("ascii")
-    # formataddr quotes specials and RFC 2047-encodes a non-ASCII display name.
-    return formataddr((name, addr), charset="utf-8").encode("ascii")
+        return wire
+    if not name.isascii() or "=?" in name:
+        phrase = encode_header_value(name)  # RFC 2047 words: never quoted, fold losslessly
+    elif _SPECIALS.search(name):
+        phrase = b'"' + name.replace("\\", "\\\\").replace('"', '\\"').encode("ascii") + b'"'
+    else:
+        phrase = name.encode("ascii")
+    return phrase + b" <" + wire + b">"
 
 
 def _message_id(message_id: str) -> bytes:
@@ -177,31 +234,30 @@ def address_problem(address: str | None) -> str | None:
     """Why `address` is not a usable mailbox (RFC 5321 syntax and lengths), or None."""
     if not address or not address.strip():
         return "missing"
-    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in address):
+    if _NOT_IN_ADDRESS.search(address):
         return "malformed: contains whitespace or control characters"
     if "@" not in address:
         return "malformed: no @"
     local, _, domain = address.rpartition("@")
     if not local:
         return "malformed: empty local part"
-    if not local.isascii():
-        return "unsupported: non-ASCII local part (needs SMTPUTF8)"
-    if len(local) > 64:
-        return "malformed: local part longer than 64 octets"
     if not _ATEXT.fullmatch(local):
         return "malformed: invalid local part"
+    local_len = len(local) if local.isascii() else len(local.encode("utf-8"))
+    if local_len > 64:
+        return "malformed: local part longer than 64 octets"
     if not domain:
         return "malformed: empty domain"
     if domain.startswith("[") and domain.endswith("]"):
         return _literal_problem(domain[1:-1])
-    if domain.isascii():
-        return _domain_problem(domain, len(local))
+    if domain.isascii() and "xn--" not in domain.lower():
+        return _domain_problem(domain, local_len)
     if "" in domain.split("."):
         return "malformed: invalid domain label"
     try:
-        return _domain_problem(domain.encode("idna").decode("ascii"), len(local))
-    except UnicodeError:
-        return "malformed: domain is not IDNA-encodable"
+        return _domain_problem(_a_labels(domain), local_len)
+    except ValueError as exc:
+        return f"malformed: domain is not valid IDNA 2008 ({exc})"
 
 
 def _literal_problem(literal: str) -> str | None:

@@ -226,3 +226,21 @@ async def test_an_internationalised_domain_goes_on_the_envelope_idna_encoded(
 ) -> None:
     await channel.deliver(_notice(recipient="anna@bücher.de"))
     assert smtp_server.messages[0].rcpt_tos == ("anna@xn--bcher-kva.de",)
+
+
+async def test_a_sharp_s_domain_goes_on_the_envelope_per_idna_2008(
+    smtp_server: RecordingSMTPServer, channel: EmailChannel
+) -> None:
+    """IDNA 2003 would have mailed anna@strasse.de: a different domain, a different person."""
+    await channel.deliver(_notice(recipient="anna@straße.de"))
+    [got] = smtp_server.messages
+    assert got.rcpt_tos == ("anna@xn--strae-oqa.de",)
+    assert _parse(got.data)["To"] == "anna@xn--strae-oqa.de"
+
+
+async def test_an_invalid_idna_domain_is_rejected_without_contacting_the_server(
+    channel: EmailChannel,
+) -> None:
+    with pytest.raises(RecipientRejected, match=r"not valid IDNA 2008 \(codepoint U\+2603"):
+        await channel.deliver(_notice(recipient="anna@☃.net"))
+    assert channel._idle == []

@@ -20,7 +20,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from channels.local_smtp import ClosingController, free_port
 
-__all__ = ["Received", "RecordingSMTPServer", "free_port", "smtp_server"]
+__all__ = ["Received", "RecordingSMTPServer", "free_port", "smtp_server", "smtputf8_server"]
 
 USERNAME = "notifier"
 PASSWORD = "correct horse battery staple"
@@ -31,6 +31,7 @@ class Received:
     mail_from: str
     rcpt_tos: tuple[str, ...]
     data: bytes  # the message as the server got it (CRLF line ends, dot-unstuffed)
+    mail_options: tuple[str, ...] = ()  # MAIL FROM parameters (SMTPUTF8, BODY=8BITMIME)
 
 
 class _Handler:
@@ -49,7 +50,12 @@ class _Handler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
         number = self._server._record(
-            Received(str(envelope.mail_from), tuple(envelope.rcpt_tos), content)
+            Received(
+                str(envelope.mail_from),
+                tuple(envelope.rcpt_tos),
+                content,
+                tuple(envelope.mail_options),
+            )
         )
         return f"250 2.0.0 Ok: queued as Q{number}"
 
@@ -57,8 +63,11 @@ class _Handler:
 class RecordingSMTPServer:
     """STARTTLS + AUTH (PLAIN/LOGIN) server recording every accepted message."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(
+        self, *, host: str = "127.0.0.1", port: int | None = None, smtputf8: bool = False
+    ) -> None:
         self.host = host
+        self.smtputf8 = smtputf8  # advertise SMTPUTF8 (RFC 6531) after EHLO
         self.port = port or free_port(host)
         self.username, self.password = USERNAME, PASSWORD
         self.ca = trustme.CA()
@@ -69,7 +78,7 @@ class RecordingSMTPServer:
         self._lock = threading.Lock()
         self._messages: list[Received] = []
         self._refused: set[str] = set()
-        self._deferred: dict[str, int] = {}
+        self._deferred: dict[str, tuple[int, int]] = {}
         self._controller: ClosingController | None = None
 
     @property
@@ -82,10 +91,10 @@ class RecordingSMTPServer:
         with self._lock:
             self._refused.add(address.lower())
 
-    def defer(self, address: str, times: int = 1) -> None:
-        """Answer 451 to RCPT TO this address for the next `times` attempts."""
+    def defer(self, address: str, times: int = 1, *, code: int = 451) -> None:
+        """Answer `code` (451, 452...) to RCPT TO this address for the next `times` attempts."""
         with self._lock:
-            self._deferred[address.lower()] = times
+            self._deferred[address.lower()] = (times, code)
 
     def start(self) -> None:
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -100,6 +109,7 @@ class RecordingSMTPServer:
             auth_required=True,
             auth_require_tls=True,
             authenticator=self._authenticate,
+            enable_SMTPUTF8=self.smtputf8,
         )
         self._controller.start()
 
@@ -134,9 +144,10 @@ class RecordingSMTPServer:
         with self._lock:
             if key in self._refused:
                 return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
-            if self._deferred.get(key, 0) > 0:
-                self._deferred[key] -= 1
-                return "451 4.3.0 Temporary lookup failure, try again later"
+            times, code = self._deferred.get(key, (0, 451))
+            if times > 0:
+                self._deferred[key] = (times - 1, code)
+                return f"{code} 4.3.0 Temporary failure, try again later"
         return None
 
     def _record(self, received: Received) -> int:
@@ -148,6 +159,17 @@ class RecordingSMTPServer:
 @pytest.fixture
 def smtp_server() -> Iterator[RecordingSMTPServer]:
     server = RecordingSMTPServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def smtputf8_server() -> Iterator[RecordingSMTPServer]:
+    """The same server, advertising SMTPUTF8 (and, as aiosmtpd always does, 8BITMIME)."""
+    server = RecordingSMTPServer(smtputf8=True)
     server.start()
     try:
         yield server

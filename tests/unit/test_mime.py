@@ -11,9 +11,10 @@ from email.policy import SMTP
 
 import pytest
 
-from channels.mime import address_problem, build_message
+from channels.mime import address_problem, build_message, needs_smtputf8, wire_address
 
 DATE = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
+IDNA = "malformed: domain is not valid IDNA 2008"
 SAMPLES = {
     "en": (
         "Important: your personal data was involved in a security incident",
@@ -124,7 +125,6 @@ def test_message_without_html_is_a_single_text_part() -> None:
 @pytest.mark.parametrize(
     ("headers", "problem"),
     [
-        ({"X-Evil": "a\r\nBcc: victim@example.com"}, "CR or LF"),
         ({"List-Unsubscribe": "<mailto:u@example.org>"}, "mandatory"),
         ({"Subject": "other"}, "set by build_message"),
         ({"Bad Name": "x"}, "invalid header name"),
@@ -135,9 +135,85 @@ def test_unsafe_extra_headers_are_refused(headers: dict[str, str], problem: str)
         _build("Hi", "Body", headers=headers)
 
 
-def test_a_subject_with_a_line_break_is_refused() -> None:
-    with pytest.raises(ValueError, match="CR or LF"):
-        _build("Hi\nBcc: x@example.com", "Body")
+def _header_lines(raw: bytes) -> list[bytes]:
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    return [line for line in head.split(b"\r\n") if not line.startswith((b" ", b"\t"))]
+
+
+def test_a_line_break_in_the_display_name_gives_one_to_header_and_no_bcc() -> None:
+    """A person-provided name cannot inject a header or a mailbox, and never raises."""
+    raw = _build("Hi", "Body", recipient="Ada\r\nBcc: evil@example.com <ada@example.com>")
+
+    names = [line.split(b":", 1)[0].lower() for line in _header_lines(raw)]
+    assert names.count(b"to") == 1
+    assert b"bcc" not in names
+    assert b"evil@example.com>" not in raw  # the injected text stays inside a quoted name
+    msg = _parse(raw)
+    assert msg["Bcc"] is None
+    [to] = msg["To"].addresses
+    assert (to.display_name, to.addr_spec) == ("Ada Bcc: evil@example.com", "ada@example.com")
+
+
+def test_a_name_that_looks_like_an_address_does_not_replace_the_recipient() -> None:
+    raw = _build("Hi", "Body", recipient="Eve <eve@evil.example>, <ada@example.com>")
+    [to] = _parse(raw)["To"].addresses
+    assert to.addr_spec == "ada@example.com"
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        ("Hi\x00there", "Hi there"),
+        ("Notice for Ada\r\nBcc: x@example.com", "Notice for Ada Bcc: x@example.com"),
+        ("Für Jürgen \u2028\u2029 \x85 Müller\t", "Für Jürgen Müller"),
+        ("\x1b[31mred\x7f", "[31mred"),
+    ],
+)
+def test_control_characters_in_a_subject_become_one_space(subject: str, expected: str) -> None:
+    """A NUL, a line break or a C1 control in a subject (which may quote a name) encodes fine."""
+    raw = _build(subject, "Body")
+    assert [line.split(b":", 1)[0] for line in _header_lines(raw)].count(b"Subject") == 1
+    assert _parse(raw)["Subject"] == expected
+
+
+def test_control_characters_in_an_extra_header_value_become_one_space() -> None:
+    raw = _build("Hi", "Body", headers={"X-Evil": "a\r\nBcc: victim@example.com\x00"})
+    msg = _parse(raw)
+    assert msg["X-Evil"] == "a Bcc: victim@example.com"
+    assert msg["Bcc"] is None
+
+
+def test_a_german_sharp_s_domain_is_encoded_per_idna_2008_not_mapped_to_ss() -> None:
+    """IDNA 2003 sends anna@straße.de to strasse.de, a different domain."""
+    assert wire_address("anna@straße.de") == "anna@xn--strae-oqa.de"
+    raw = _build("Hi", "Body", recipient="Anna <anna@straße.de>", sender="S <s@bücher.de>")
+    msg = _parse(raw)
+    assert msg["To"].addresses[0].addr_spec == "anna@xn--strae-oqa.de"
+    assert msg["From"].addresses[0].addr_spec == "s@xn--bcher-kva.de"
+
+
+@pytest.mark.parametrize(
+    ("address", "wire"),
+    [
+        ("anna@Straße.DE", "anna@xn--strae-oqa.de"),  # UTS 46 maps case first
+        ("jo@ｂücher.de", "jo@xn--bcher-kva.de"),  # and full-width forms
+        ("ζ@ελληνικά.gr", "ζ@xn--hxargifdar.gr"),  # final sigma kept (non-transitional)
+        ("ada@Example.COM", "ada@Example.COM"),  # ASCII domains travel as given
+    ],
+)
+def test_wire_address_uses_uts46_non_transitional_processing(address: str, wire: str) -> None:
+    assert wire_address(address) == wire
+
+
+def test_a_utf8_local_part_stays_raw_in_the_to_header() -> None:
+    """RFC 6532: with SMTPUTF8 the address goes in the header as UTF-8, the domain as A-labels."""
+    assert needs_smtputf8("josé@bücher.de")
+    assert not needs_smtputf8("jose@bücher.de")
+    raw = _build("Hi", "Body", recipient="José <josé@bücher.de>")
+    assert "To: José <josé@xn--bcher-kva.de>".encode() not in raw  # name is still RFC 2047
+    msg = email.message_from_bytes(raw, policy=email.policy.SMTPUTF8)
+    assert str(msg["To"]) == "José <josé@xn--bcher-kva.de>"
+    assert "josé@xn--bcher-kva.de".encode() in raw
 
 
 def test_long_ascii_subjects_fold_and_unfold_losslessly() -> None:
@@ -168,7 +244,36 @@ def test_long_ascii_subjects_fold_and_unfold_losslessly() -> None:
         ("ada@" + "a" * 64 + ".com", "malformed: invalid domain label"),
         ("ada@example.123", "malformed: numeric top-level domain"),
         ("a@" + ".".join(["abcdefghi"] * 26) + ".com", "malformed: address too long"),
-        ("josé@example.com", "unsupported: non-ASCII local part (needs SMTPUTF8)"),
+        ("josé@example.com", None),  # valid: the channel sends it with SMTPUTF8
+        ("用户@例子.广告", None),
+        ("anna@straße.de", None),
+        ("é" * 33 + "@example.com", "malformed: local part longer than 64 octets"),
+        ("jo sé@example.com", "malformed: contains whitespace or control characters"),
+        ("jo\x85sé@example.com", "malformed: contains whitespace or control characters"),
+        ("josé\u2028@example.com", "malformed: contains whitespace or control characters"),
+        ("jo..sé@example.com", "malformed: invalid local part"),
+        ("anna@ü..de", "malformed: invalid domain label"),
+        (
+            "anna@☃.net",
+            IDNA + " (codepoint U+2603 at position 1 not allowed)",
+        ),
+        (
+            "anna@xn--ls8h.la",
+            IDNA + " (codepoint U+1F4A9 at position 1 not allowed)",
+        ),
+        ("anna@xn--zz.de", IDNA + " (invalid A-label)"),
+        (
+            "anna@ab\u200d.de",
+            IDNA + " (joiner U+200D not allowed at position 3)",
+        ),
+        (
+            "anna@\u0300ab.de",
+            IDNA + " (label begins with an illegal combining character)",
+        ),
+        (
+            "anna@-ü.de",
+            IDNA + " (label must not start or end with a hyphen)",
+        ),
         ("ada@[300.1.1.1]", "malformed: invalid address literal"),
     ],
 )
