@@ -103,6 +103,7 @@ class LocalMaildirServer:
             hostname=self.host,
             port=self.port,
             server_hostname="localhost",  # skips socket.getfqdn(), which can hang without DNS
+            enable_SMTPUTF8=True,  # mailboxes with a non-ASCII local part land too
         )
         controller.start()
         self._controller = controller
