@@ -16,6 +16,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import secrets
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -28,7 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import jwt as vapid_jwt
 from pydantic import Field, SecretStr
-from pywebpush import WebPusher
+from pywebpush import WebPusher, WebPushException
 
 from channels.base import (
     BuildContext,
@@ -113,15 +114,14 @@ class PushChannel(Channel):
         link = lines.pop() if lines and lines[-1].startswith(("https://", "http://")) else None
         ref = msg.headers.get("X-Incident-Ref") or msg.idempotency_key.split(":", 1)[0]
         url = _notice_url(self._url_template, ref, msg.locale) or link
-        note = {"title": title, "body": " ".join(lines), "url": url, "lang": msg.locale}
-        note["tag"] = topic  # a service worker replaces rather than stacks a resent notice
-        encoded = _json(note)
-        while (over := len(encoded) - self.max_payload_bytes) > 0:
-            if not note["body"]:
+        body = " ".join(lines)
+        # `tag`: a service worker replaces rather than stacks a resent notice.
+        note = {"title": title, "body": body, "url": url, "lang": msg.locale, "tag": topic}
+        while (over := len(encoded := _json(note)) - self.max_payload_bytes) > 0:
+            if not body:
                 raise MessageRejected(_NAME, f"payload is {len(encoded)} bytes without a body")
             # Each character is at least one byte: cutting `over` of them always makes room.
-            note["body"] = note["body"][: -(over + 1)].rstrip() + "…"
-            encoded = _json(note)
+            body = note["body"] = body[: -(over + 1)].rstrip() + "…"
         return encoded
 
     async def aclose(self) -> None:
@@ -138,8 +138,11 @@ class PushChannel(Channel):
             "Urgency": self._urgency,
             "Topic": topic,  # the push service replaces an undelivered message of the same topic
         }
-        pusher = WebPusher(subscription, aiohttp_session=self._session)
         timeout = aiohttp.ClientTimeout(total=self._timeout)
+        try:
+            pusher = WebPusher(subscription, aiohttp_session=self._session)
+        except (WebPushException, ValueError) as exc:  # check() refuses these before
+            raise RecipientRejected(_NAME, "subscription keys are unusable") from exc
         try:
             resp: aiohttp.ClientResponse = await pusher.send_async(
                 data, headers, ttl=self._ttl, timeout=timeout
@@ -263,10 +266,8 @@ def _b64url(text: str) -> bytes:
 
 
 def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
 
@@ -283,17 +284,13 @@ def _write_atomic(folder: Path, topic: str, point: ContactPointData, data: bytes
     folder.mkdir(parents=True, exist_ok=True)
     record = {"endpoint": _subscription(point)["endpoint"], "topic": topic}
     record["payload"] = json.loads(data)
-    tmp = folder / f".{topic}.{os.getpid()}.tmp"
+    tmp = folder / f".{topic}.{secrets.token_hex(4)}.tmp"  # unique even for concurrent resends
     tmp.write_bytes(_json(record))
     os.replace(tmp, folder / f"{topic}.json")
 
 
 def _secret(value: SecretStr | None) -> str | None:
     return (value.get_secret_value().strip() or None) if value is not None else None
-
-
-def check_push(point: ContactPointData) -> str | None:
-    return subscription_problem(point)
 
 
 def build_push(settings: PushSettings, ctx: BuildContext) -> PushChannel:
@@ -320,7 +317,7 @@ SPEC = ChannelSpec(
     factory=build_push,
     contact_kinds=(ContactKind.PUSH,),
     template_parts=("text",),
-    check=check_push,
+    check=subscription_problem,
     embedded=embedded_push,
     needs_provider=lambda s: not s.local_dir and not _secret(s.vapid_private_key),
 )
