@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from sqlalchemy import select
 from sqlmodel import Session
 
 from channels.base import ContactKind
 from incident.adapters.db import insert_ignoring_duplicates
 from incident.adapters.tables import ContactPoint, Person
+from incident.domain.contacts import StoredContact
 
 # Every row of one INSERT needs the same columns: absent fields take these defaults.
 _PERSON_DEFAULTS: dict[str, Any] = {
@@ -83,3 +85,26 @@ def save_people(session: Session, records: Iterable[Mapping[str, Any]]) -> int:
     insert_ignoring_duplicates(session, Person, people)
     insert_ignoring_duplicates(session, ContactPoint, points)
     return len(people)
+
+
+def load_contacts(
+    session: Session, person_ids: set[str], kinds: Iterable[str]
+) -> dict[str, list[StoredContact]]:
+    """These people's contact points of the kinds in use, by person (plain rows, not ORM
+    objects: this is on the hot path)."""
+    table = ContactPoint.__table__  # type: ignore[attr-defined]
+    rows = session.execute(
+        select(
+            table.c.id,
+            table.c.person_id,
+            table.c.kind,
+            table.c.value,
+            table.c.details,
+            table.c.preference,
+            table.c.problem,
+        ).where(table.c.person_id.in_(person_ids), table.c.kind.in_(list(kinds)))
+    ).all()
+    out: dict[str, list[StoredContact]] = {}
+    for row in rows:
+        out.setdefault(row[1], []).append(StoredContact(*row))
+    return out

@@ -30,10 +30,11 @@ from incident.adapters.tables import (
     ProcessedEvent,
 )
 from incident.domain.audience import AudienceDecision, DirectoryEntry, decide_audience
-from incident.domain.contacts import StoredContact, check_points, kind_problems
+from incident.domain.contacts import check_points, kind_problems
 from incident.domain.jurisdiction import is_valid_jurisdiction, jurisdiction_of, region_variants
 from incident.domain.model import IncidentStatus, NoticeStatus
 from incident.errors import NotFound
+from incident.service.directory import load_contacts
 
 log = structlog.get_logger()
 CHUNK = 2000
@@ -119,19 +120,6 @@ def _by_id(session: Session, ids: set[str]) -> dict[str, Person]:
     return {p.id: p for p in session.exec(select(Person).where(col(Person.id).in_(ids))).all()}
 
 
-def _contacts(session: Session, person_ids: set[str]) -> dict[str, list[StoredContact]]:
-    rows = session.exec(
-        select(ContactPoint).where(col(ContactPoint.person_id).in_(person_ids))
-    ).all()
-    out: dict[str, list[StoredContact]] = {}
-    for r in rows:
-        assert r.id is not None
-        out.setdefault(r.person_id, []).append(
-            StoredContact(r.id, r.person_id, r.kind, r.value, r.details, r.preference, r.problem)
-        )
-    return out
-
-
 def _decide(
     person: Person, guardians: Mapping[str, Person], *, now: datetime, ages: Mapping[str, int]
 ) -> AudienceDecision:
@@ -175,7 +163,7 @@ def _store_chunk(
     decisions = [_decide(p, guardians, now=ctx.now, ages=ctx.majority_ages) for p in people]
     report.malformed += sum(1 for d in decisions if "directory" in d.problems)
     people_by_id = {p.id: p for p in people} | guardians
-    contacts = _contacts(reader, {d.recipient_id for d in decisions})
+    contacts = load_contacts(reader, {d.recipient_id for d in decisions}, ctx.checks.keys())
     checked: dict[int, str | None] = {}
     affected_rows = []
     for d in decisions:

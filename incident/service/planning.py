@@ -9,18 +9,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from incident.adapters.tables import (
     AffectedPerson,
-    ContactPoint,
     DeliveryAttempt,
     Incident,
     Notice,
     Person,
 )
-from incident.domain.contacts import StoredContact, usable_contact_points
+from incident.domain.contacts import usable_contact_points
 from incident.domain.model import (
     RETURNED,
     AddresseeKind,
@@ -31,6 +29,7 @@ from incident.domain.model import (
 )
 from incident.domain.policy import next_channel, preferred_order
 from incident.service.compose import Delivery
+from incident.service.directory import load_contacts
 
 # Who takes a notice that is not addressed to a person.
 ADDRESSEE_CHANNEL = {AddresseeKind.PUBLIC: "announcement", AddresseeKind.AUTHORITY: "regulator"}
@@ -84,25 +83,6 @@ def _notices(session: Session, incident: Incident, kind: str, ids: list[str]) ->
     )
 
 
-def _contacts(session: Session, person_ids: set[str]) -> dict[str, list[StoredContact]]:
-    out: dict[str, list[StoredContact]] = {}
-    table = ContactPoint.__table__  # type: ignore[attr-defined]
-    rows = session.execute(
-        sa_select(
-            table.c.id,
-            table.c.person_id,
-            table.c.kind,
-            table.c.value,
-            table.c.details,
-            table.c.preference,
-            table.c.problem,
-        ).where(table.c.person_id.in_(person_ids))
-    ).all()
-    for row in rows:
-        out.setdefault(row[1], []).append(StoredContact(*row))
-    return out
-
-
 def _plan_people(
     session: Session,
     plan: Plan,
@@ -124,7 +104,7 @@ def _plan_people(
     }
     wanted = {n.recipient_id for n in notices if n.recipient_id} | person_ids
     people = {p.id: p for p in session.exec(select(Person).where(col(Person.id).in_(wanted)))}
-    contacts = _contacts(session, wanted)
+    contacts = load_contacts(session, wanted, {k for ks in kinds.values() for k in ks})
     attempts = _attempts(session, incident, ids, chain)
     plan.skipped += len(person_ids) - len(notices)
     for notice in notices:
