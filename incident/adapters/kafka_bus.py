@@ -29,8 +29,9 @@ class Record:
     topic: str
     partition: int
     offset: int
-    key: str | None
+    key: str | None  # for routing and logs; a key that is not UTF-8 has U+FFFD in it
     value: bytes
+    raw_key: bytes | None = None  # as it came: parsers refuse a key that is not UTF-8
 
     def json(self) -> Any:
         return json.loads(self.value)

@@ -145,9 +145,28 @@ def _enrich_one(
             _dead_letter(rt, producer, record, str(exc))
             return
         if not result.already_processed:
-            with Session(rt.engine) as session:
-                bus.handle(session, [IncidentEnriched(incident_id, result.affected)], now=utcnow())
-                session.commit()
+            _after_enrichment(rt, incident_id, result.affected)
+
+
+def _after_enrichment(rt: Runtime, incident_id: str, affected: int) -> None:
+    """Obligations from the counts now known. A failure here is recorded and reported, but
+    the incident's notices are already queued: it must not stop the enricher."""
+    try:
+        with Session(rt.engine) as session:
+            bus.handle(session, [IncidentEnriched(incident_id, affected)], now=utcnow())
+            session.commit()
+    except Exception as exc:
+        log.exception("obligations_not_recomputed", incident_id=incident_id)
+        with Session(rt.engine) as session:
+            session.add(
+                AuditEvent(
+                    incident_id=incident_id,
+                    kind="obligations_failed",
+                    at=utcnow(),
+                    detail={"error": f"{type(exc).__name__}: {exc}"},
+                )
+            )
+            session.commit()
 
 
 def _dead_letter(rt: Runtime, producer: MessageProducer, record: Record, reason: str) -> None:
@@ -210,7 +229,7 @@ async def _dispatch_loop(
         build_composer(rt.settings),
         settings=rt.settings.dispatch,
         publisher=producer,
-        topics=Topics(kafka.notices_topic, kafka.retry_topic),
+        topics=Topics(kafka.notices_topic, kafka.retry_topic, kafka.dead_topic),
         worker_id=worker_id,
         clock=utcnow,
         kinds=channel_kinds(channels),
@@ -294,8 +313,7 @@ def _due_jobs(
     later: list[tuple[NoticeJob, datetime]] = []
     for record in records:
         try:
-            key = record.key.encode() if record.key else None
-            parsed = parse_notice_job(key, record.value, now=now)
+            parsed = parse_notice_job(record.raw_key, record.value, now=now)
         except MalformedMessage as exc:
             _dead_letter(rt, producer, record, f"not a notice job: {exc.reason}")
             continue

@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 from channels.base import Channel, Receipt, RenderedMessage
 from channels.errors import ChannelFault, RecipientDeferred, RecipientRejected, RecipientVerdict
 from incident.adapters.obligation_tables import ObligationRecord
-from incident.adapters.tables import Incident
+from incident.adapters.tables import AuditEvent, Incident
 from incident.domain.breaker import CircuitBreaker
 from incident.domain.events import ChainExhausted, Event, NoticesSettled
 from incident.domain.model import AttemptStatus, NoticeJob, NoticeStatus
@@ -61,6 +61,7 @@ class BatchResult:
 class Topics:
     notices: str
     retry: str
+    dead: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +129,7 @@ class Dispatcher:
                 now=self._clock(),
             )
             result.skipped = plan.skipped
+            self._dead_letter_unknown(session, plan.unknown, result)
             events = self._settle_unroutable(session, plan, result)
             send, held = self._admitted(plan.deliveries)
             now = self._clock()  # the claim time: the batch's deadline counts from here
@@ -156,6 +158,33 @@ class Dispatcher:
         failpoint("dispatch.before_record")
         self._record(mine, outcomes, result)
         return result
+
+    def _dead_letter_unknown(
+        self, session: Session, jobs: list[NoticeJob], result: BatchResult
+    ) -> None:
+        """Jobs of an incident that does not exist: parked with the reason, and recorded."""
+        if not jobs:
+            return
+        result.skipped += len(jobs)
+        reason = "unknown incident"
+        for job in jobs:
+            session.add(
+                AuditEvent(
+                    kind="poison_message",
+                    at=self._clock(),
+                    detail={
+                        "topic": self._topics.notices,
+                        "reason": f"{reason} {job.incident_id!r}",
+                        "person_id": job.person_id,
+                    },
+                )
+            )
+        if self._topics.dead:
+            self._publisher.publish_all(
+                self._topics.dead,
+                [(job.person_id, {**job_payload(job), "reason": reason}) for job in jobs],
+            )
+        log.error("poison_message", reason=reason, jobs=len(jobs))
 
     def _settle_unroutable(self, session: Session, plan: Plan, result: BatchResult) -> list[Event]:
         """No channel left: the notice is unreachable, with the reason, and it is an event."""

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from incident.adapters.obligation_tables import IncidentClock, ObligationRecord
 from incident.adapters.tables import AffectedPerson, Incident, Notice
+from incident.domain.jurisdiction import is_valid_jurisdiction
 from incident.domain.model import NoticeStatus
 from incident.errors import NotFound
 from incident.obligations import IncidentFacts, Obligation, Rules, assess, load_rules, parse_facts
@@ -76,12 +77,18 @@ def facts_from_incident(
 
 
 def facts_data(session: Session, incident: Incident, rules: Rules) -> dict[str, Any]:
-    affected = _counts_by_jurisdiction(session, incident.id)
-    unreachable = _unreachable_by_jurisdiction(session, incident)
+    # People whose place the directory got wrong are recorded with jurisdiction "ZZ" (ISO's
+    # user-assigned code) and reported by enrichment; no rule applies to them until corrected.
+    affected = _known_places(_counts_by_jurisdiction(session, incident.id))
+    unreachable = _known_places(_unreachable_by_jurisdiction(session, incident))
     clocks = session.exec(
         select(IncidentClock).where(IncidentClock.incident_id == incident.id)
     ).all()
     return _facts_mapping(incident, affected, unreachable, clocks, rules)
+
+
+def _known_places(counts: Mapping[str, int]) -> dict[str, int]:
+    return {code: n for code, n in counts.items() if is_valid_jurisdiction(code)}
 
 
 def open_obligations(session: Session, *, incident_id: str | None = None) -> list[ObligationRecord]:

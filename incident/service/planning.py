@@ -41,6 +41,7 @@ class Plan:
     unreachable: dict[int, str] = field(default_factory=dict)  # notice id -> why
     exhausted: dict[int, tuple[str, str]] = field(default_factory=dict)  # id -> (person, why)
     skipped: int = 0  # duplicates and notices already settled
+    unknown: list[NoticeJob] = field(default_factory=list)  # jobs of incidents that do not exist
 
 
 def plan_batch(
@@ -61,8 +62,10 @@ def plan_batch(
     plan.skipped = len(jobs) - sum(len(p) for p in groups.values())
     for (incident_id, version, kind), ids in groups.items():
         incident = session.get(Incident, incident_id)
-        if incident is None or incident.notice_version != version:
-            plan.skipped += len(ids)  # superseded version or unknown: nothing to send
+        if incident is None:  # never a crash loop: the caller dead-letters these, with a record
+            plan.unknown += [NoticeJob(incident_id, i, version, kind) for i in sorted(ids)]
+        elif incident.notice_version != version:
+            plan.skipped += len(ids)  # superseded version: nothing to send
         elif kind == AddresseeKind.PERSON:
             _plan_people(session, plan, incident, ids, kinds, chain)
         else:
