@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from channels import email, sms
+from channels import email, sms, voice
 from channels.base import Channel, ChannelSpec, Receipt, RenderedMessage
 
 # Explicit rather than discovered: adding a channel is one visible line here.
-REGISTRY: dict[str, ChannelSpec] = {spec.name: spec for spec in (email.SPEC, sms.SPEC)}
+REGISTRY: dict[str, ChannelSpec] = {spec.name: spec for spec in (email.SPEC, sms.SPEC, voice.SPEC)}
 
 __all__ = ["REGISTRY", "Channel", "ChannelSpec", "Receipt", "RenderedMessage"]

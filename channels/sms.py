@@ -13,7 +13,6 @@ notice's key does instead (StatusCallback `?key=`) and the duplicate window that
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -123,14 +122,11 @@ class SmsSettings(tw.TwilioSettings):
         return self
 
 
-HttpClientFactory = Callable[[SmsSettings], AsyncTwilioHttpClient]
-
-
 class SmsChannel(Channel):
     name = _NAME
     contact_kind = ContactKind.PHONE
 
-    def __init__(self, settings: SmsSettings, *, http_client: HttpClientFactory | None = None):
+    def __init__(self, settings: SmsSettings, *, http_client: tw.HttpClientFactory | None = None):
         self.settings = settings
         self._http_factory = http_client
         self._client: Client | None = None

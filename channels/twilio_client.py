@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,10 @@ class TwilioSettings(ChannelSettings):
     timeout: float = Field(default=15.0, gt=0)
     capture_dir: str | None = None
     concurrency: int = Field(default=8, ge=1)
+
+
+# Builds the SDK's HTTP client (tests pass one that points at Prism); called in the event loop.
+HttpClientFactory = Callable[[TwilioSettings], AsyncTwilioHttpClient]
 
 
 def needs_provider(settings: TwilioSettings) -> bool:

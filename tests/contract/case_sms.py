@@ -41,7 +41,11 @@ async def _peer() -> AsyncIterator[Peer]:
 
     def received() -> list[str]:
         sent = twilio.upstream.received[start:]
-        return [parse_qs(urlsplit(r.form["StatusCallback"]).query)["key"][0] for r in sent]
+        return [
+            parse_qs(urlsplit(r.form["StatusCallback"]).query)["key"][0]
+            for r in sent
+            if r.path.endswith("/Messages.json")
+        ]
 
     @asynccontextmanager
     async def take_down() -> AsyncIterator[None]:
