@@ -120,7 +120,8 @@ def with_query(url: str, **params: str) -> str:
     """`url` with `params` added to (or replacing those of) its query string."""
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
-    return urlunsplit(parts._replace(query=urlencode([*query, *params.items()])))
+    # ":" kept as is: keys read plainly in Twilio's console and URLs pass through clients unchanged.
+    return urlunsplit(parts._replace(query=urlencode([*query, *params.items()], safe=":")))
 
 
 def incident_ref(headers: Mapping[str, str], key: str) -> str:
