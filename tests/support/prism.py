@@ -244,13 +244,3 @@ def shared_peer() -> TwilioPeer:
 def shared_mock() -> Prism:
     mock: Prism = _start_once("mock", lambda binary: Prism(binary, ["mock", str(SPEC)]))
     return mock
-
-
-@pytest.fixture(scope="session")
-def twilio_peer() -> TwilioPeer:
-    return shared_peer()
-
-
-@pytest.fixture(scope="session")
-def prism_mock() -> Prism:
-    return shared_mock()
