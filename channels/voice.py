@@ -135,7 +135,8 @@ class VoiceChannel(Channel):
             callback = tw.with_query(self.settings.status_callback_url, key=msg.idempotency_key)
             params.update(status_callback=callback, status_callback_method="POST")
         if self.settings.capture_dir:
-            record = {"channel": _NAME, "idempotency_key": msg.idempotency_key, **params}
+            fields = {k.rstrip("_"): v for k, v in params.items()}
+            record = {"channel": _NAME, "idempotency_key": msg.idempotency_key, **fields}
             record["captured_at"] = datetime.now(UTC).isoformat()
             folder = Path(self.settings.capture_dir)
             provider_id = "capture:" + tw.write_capture(folder, msg.idempotency_key, record).stem
