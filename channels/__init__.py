@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from channels import email, push
+from channels import email, push, sms, voice
 from channels.base import Channel, ChannelSpec, Receipt, RenderedMessage
 
 # Explicit rather than discovered: adding a channel is one visible line here.
-REGISTRY: dict[str, ChannelSpec] = {spec.name: spec for spec in (email.SPEC, push.SPEC)}
+REGISTRY: dict[str, ChannelSpec] = {
+    spec.name: spec
+    for spec in (
+        email.SPEC,
+        push.SPEC,
+        sms.SPEC,
+        voice.SPEC,
+    )
+}
 
 __all__ = ["REGISTRY", "Channel", "ChannelSpec", "Receipt", "RenderedMessage"]
