@@ -85,6 +85,14 @@ class DispatchSettings(BaseModel):
     fallback_chain: list[str] = Field(default_factory=lambda: ["email"])
 
 
+class CallbackSettings(BaseModel):
+    """Where `serve` listens for provider callbacks (Twilio status, keypress confirmations)."""
+
+    host: str = "127.0.0.1"
+    port: int | None = None  # None: no listener
+    public_url: str | None = None  # the origin providers call, when a proxy stands in front
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BREACHNOTICE_", env_nested_delimiter="__", extra="forbid"
@@ -105,6 +113,7 @@ class Settings(BaseSettings):
     # settings model at start (BREACHNOTICE_CHANNELS__EMAIL__HOST=relay.example.org).
     channels: dict[str, dict[str, Any]] = Field(default_factory=dict)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
+    callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
     minors: dict[str, int] = Field(default_factory=lambda: {"default": 18})
 
     @classmethod

@@ -240,13 +240,18 @@ def _serve(
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    from incident.entrypoints.callback_server import start_callback_server
+
     threads = start(runtime, stop)
     procs = DispatcherProcesses(runtime, dispatcher_processes).start()
+    stop_callbacks = start_callback_server(runtime)
     err.print(f"breachnotice running (kafka {runtime.bootstrap_servers}); SIGTERM/Ctrl-C stops")
     while not stop.wait(0.5):
         if not procs.supervise():
             stop.set()
     procs.stop()
+    if stop_callbacks is not None:
+        stop_callbacks()
     for thread in threads:
         thread.join(timeout=60)
     runtime.close()
