@@ -13,15 +13,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlmodel import Session
 
+from channels import REGISTRY
 from incident.bootstrap import Runtime, start_runtime
 from incident.entrypoints.workers import run_all
 from incident.service.intake import load_incident_file, raise_incident
 from incident.service.obligations import open_obligations
-from incident.service.progress import NoticeCounts, notice_counts
+from incident.service.progress import NoticeCounts, notice_counts, sent_by_channel
 from incident.service.sample import seed_directory
 from incident.settings import Settings, config_dir
 
 console = Console(stderr=True)
+# The demo shows every channel the policy promises, each writing under ./out/<channel>.
+DEMO_CHAIN = tuple(name for name in ("email", "push", "sms", "voice", "letter") if name in REGISTRY)
 
 
 def _fresh_demo_settings(settings: Settings) -> Settings:
@@ -30,9 +33,11 @@ def _fresh_demo_settings(settings: Settings) -> Settings:
     db = out / "demo.db"
     for stale in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
         stale.unlink(missing_ok=True)
-    shutil.rmtree(out / "mail", ignore_errors=True)
+    for captured in ("mail", *DEMO_CHAIN):
+        shutil.rmtree(out / captured, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
-    return settings.model_copy(update={"database_url": f"sqlite:///{db}"})
+    dispatch = settings.dispatch.model_copy(update={"fallback_chain": list(DEMO_CHAIN)})
+    return settings.model_copy(update={"database_url": f"sqlite:///{db}", "dispatch": dispatch})
 
 
 def run_demo(settings: Settings, *, people: int, timeout: float) -> int:
@@ -116,12 +121,13 @@ def _obligations(runtime: Runtime, incident_id: str, *, shown: int = 8) -> None:
 def _summary(runtime: Runtime, incident_id: str, c: NoticeCounts, elapsed: float) -> None:
     table = Table(title=f"incident {incident_id}", show_header=False)
     table.add_row("affected people", f"{c.affected:,}")
-    table.add_row("notices sent by email", f"[green]{c.sent:,}[/green]")
+    for channel, sent in sent_by_channel(runtime.engine, incident_id).items():
+        table.add_row(f"notices sent by {channel}", f"[green]{sent:,}[/green]")
     table.add_row("delivery attempts refused", f"{c.failed_attempts:,}")
     table.add_row("not reachable (recorded, with reason)", f"[yellow]{c.unreachable:,}[/yellow]")
     table.add_row("still pending", f"[red]{c.pending:,}[/red]" if c.pending else "0")
     table.add_row("elapsed", f"{elapsed:.1f} s")
-    table.add_row("mail (Maildir)", str(runtime.settings.out_dir / "mail"))
+    table.add_row("what was sent", f"{runtime.settings.out_dir}/<channel> (mail: a Maildir)")
     table.add_row("database", runtime.settings.database_url)
     console.print(table)
     _obligations(runtime, incident_id)

@@ -70,3 +70,16 @@ def enrichment_report(engine: Engine, incident_id: str) -> dict[str, Any] | None
             .order_by(col(AuditEvent.id).desc())
         ).first()
     return dict(row.detail) if row is not None else None
+
+
+def sent_by_channel(engine: Engine, incident_id: str) -> dict[str, int]:
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Notice.channel, func.count())
+            .where(
+                Notice.incident_id == incident_id,
+                col(Notice.status).in_(["sent", "delivered", "confirmed"]),
+            )
+            .group_by(Notice.channel)
+        ).all()
+    return {str(channel): n for channel, n in sorted(rows, key=lambda r: -r[1])}
