@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from channels import email
+from channels import email, letter
 from channels.base import Channel, ChannelSpec, Receipt, RenderedMessage
 
 # Explicit rather than discovered: adding a channel is one visible line here.
-REGISTRY: dict[str, ChannelSpec] = {spec.name: spec for spec in (email.SPEC,)}
+REGISTRY: dict[str, ChannelSpec] = {spec.name: spec for spec in (email.SPEC, letter.SPEC)}
 
 __all__ = ["REGISTRY", "Channel", "ChannelSpec", "Receipt", "RenderedMessage"]
