@@ -6,10 +6,11 @@ letters of one time window (an hour by default) written by this process, at most
 file) is rewritten atomically (temp file + rename) after each letter, so it always lists exactly
 the complete PDFs beside it; a PDF without a manifest row (a crash in between) is not part of the
 run and is sent again, in a later run, under the same letter id. `READY` is written when the run
-is closed: its window has passed, it is full, or the channel closes.
+is closed: it is full, its window has passed (noticed at the next letter), or the channel closes.
 
-The letter id is derived from the idempotency key: a resend has the same id and file name (in
-the same run the file and its row are replaced), so the print house can refuse a second copy.
+The letter id is derived from the idempotency key: a resend has the same id and file name. In the
+open run the file and its row are replaced; after the run closed, the resend goes into the next
+run under the same id, so the print house can refuse a second copy.
 It is the Receipt's provider id, which the print house's return file quotes.
 """
 
@@ -210,6 +211,8 @@ class _PrintRuns:
             sha = hashlib.sha256(pdf).hexdigest()
             run.rows[letter_id] = (letter_id, person, country, str(pages), sha, path.name)
             _atomic_write(run.folder / MANIFEST, _manifest(run.rows.values()))
+            if len(run.rows) >= self._max:
+                self._close()
             return path
 
     def close(self) -> None:
@@ -221,8 +224,7 @@ class _PrintRuns:
             now.timestamp() // self._window.total_seconds() * self._window.total_seconds(), UTC
         )
         run = self._run
-        full = run is not None and (run.window != start or len(run.rows) >= self._max)
-        if run is not None and full and letter_id not in run.rows:
+        if run is not None and run.window != start and letter_id not in run.rows:
             self._close()
             run = None
         if run is None:
