@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from channels import email, push, sms, voice
+from channels import email, letter, push, sms, voice
 from channels.base import Channel, ChannelSpec, Receipt, RenderedMessage
 
 # Explicit rather than discovered: adding a channel is one visible line here.
@@ -13,6 +13,7 @@ REGISTRY: dict[str, ChannelSpec] = {
         push.SPEC,
         sms.SPEC,
         voice.SPEC,
+        letter.SPEC,
     )
 }
 

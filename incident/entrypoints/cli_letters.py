@@ -1,0 +1,181 @@
+"""`breachnotice letters receipts FILE`: the print house's return file into delivery states.
+
+The file is CSV with a header naming at least `letter_id,status` (optionally `date,reason`):
+
+    letter_id,status,date,reason
+    LQ4M5...,mailed,2026-03-09,
+    L7XKD...,returned,2026-03-20,addressee unknown
+
+`mailed` records the letter as delivered (handed to the post); `returned` (or
+`returned-undeliverable`) as bounced: the person's notice is pending again and they move on to
+their next channel. Each row is its own unit of work, so one bad row affects only itself. Rows
+that cannot be used are reported with their line number and the command exits with code 2.
+
+The people who move on are published on the notices topic when `kafka.bootstrap_servers` is set;
+otherwise (or if publishing fails) their notices stay pending and the service's periodic sweep
+republishes them.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy.engine import Engine
+
+from incident.adapters.db import create_schema, make_engine
+from incident.domain.model import AttemptStatus, NoticeJob
+from incident.errors import BreachNoticeError, InvalidInput, NotFound
+from incident.log import configure_logging
+from incident.service.dispatch import job_payload
+from incident.service.receipts import apply_receipt
+from incident.settings import Settings
+
+SOURCE = "print_house"
+MAX_BYTES = 64 * 1024 * 1024
+STATUSES = {
+    "mailed": AttemptStatus.DELIVERED,
+    "returned": AttemptStatus.BOUNCED,
+    "returned-undeliverable": AttemptStatus.BOUNCED,
+}
+
+letters_app = typer.Typer(help="Letters: the print house's return files.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `letters` commands to the `breachnotice` CLI."""
+    app.add_typer(letters_app, name="letters")
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnRow:
+    line: int
+    letter_id: str
+    status: AttemptStatus
+    reported: str  # the print house's date, kept as given (ISO 8601) in the receipt's detail
+    reason: str
+
+
+Problem = tuple[int, str]  # line number, `field: 'value' is invalid: rule`
+
+
+def parse_return_file(text: str) -> tuple[list[ReturnRow], list[Problem]]:
+    """Usable rows, and the line and reason of each unusable one."""
+    reader = csv.DictReader(text.splitlines())
+    missing = {"letter_id", "status"} - set(reader.fieldnames or ())
+    if missing:
+        return [], [(1, f"header: needs the columns letter_id,status, missing {sorted(missing)}")]
+    rows: list[ReturnRow] = []
+    problems: list[Problem] = []
+    for record in reader:
+        line = reader.line_num
+        letter_id = (record.get("letter_id") or "").strip()
+        status = (record.get("status") or "").strip().lower()
+        reported = (record.get("date") or "").strip()
+        if not letter_id:
+            problems.append((line, "letter_id: '' is invalid: required"))
+        elif status not in STATUSES:
+            problems.append((line, f"status: {status!r} is invalid: one of {', '.join(STATUSES)}"))
+        elif reported and not _is_date(reported):
+            problems.append((line, f"date: {reported!r} is invalid: ISO 8601, e.g. 2026-03-09"))
+        else:
+            reason = (record.get("reason") or "").strip()[:500]
+            rows.append(ReturnRow(line, letter_id, STATUSES[status], reported, reason))
+    return rows, problems
+
+
+def _is_date(value: str) -> bool:
+    try:
+        (datetime if "T" in value else date).fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def apply_rows(
+    engine: Engine, rows: list[ReturnRow]
+) -> tuple[list[ReturnRow], list[NoticeJob], list[Problem]]:
+    """Store each row's receipt in its own transaction: (recorded, to move on, problems)."""
+    recorded: list[ReturnRow] = []
+    requeue: list[NoticeJob] = []
+    problems: list[Problem] = []
+    for row in rows:
+        detail = {"line": row.line, "date": row.reported, "reason": row.reason}
+        try:
+            outcome = apply_receipt(
+                engine,
+                status=row.status,
+                source=SOURCE,
+                now=datetime.now(UTC),
+                provider_id=row.letter_id,
+                detail=detail,
+            )
+        except NotFound:
+            problems.append((row.line, f"letter_id: {row.letter_id!r} is invalid: no such letter"))
+            continue
+        except InvalidInput as exc:
+            problems.append((row.line, str(exc)))
+            continue
+        recorded.append(row)
+        if outcome.requeue is not None:
+            requeue.append(outcome.requeue)
+    return recorded, requeue, problems
+
+
+def _publish(settings: Settings, jobs: list[NoticeJob]) -> str:
+    if not jobs:
+        return ""
+    pending = f"{len(jobs)} returned notice(s) left pending; the service's sweep republishes them"
+    if not settings.kafka.bootstrap_servers:
+        return f"no broker configured (kafka.bootstrap_servers): {pending}"
+    from incident.adapters.kafka_bus import MessageProducer
+
+    try:
+        producer = MessageProducer(settings.kafka, settings.kafka.bootstrap_servers)
+        try:
+            producer.publish_all(
+                settings.kafka.notices_topic, [(j.person_id, job_payload(j)) for j in jobs]
+            )
+        finally:
+            producer.close()
+    except Exception as exc:  # stored already: publishing only saves waiting for the sweep
+        return f"publishing failed ({type(exc).__name__}: {exc}): {pending}"
+    return f"{len(jobs)} person(s) moved on to their next channel"
+
+
+@letters_app.command("receipts")
+def receipts_command(
+    file: Annotated[Path, typer.Argument(help="The print house's CSV return file.")],
+) -> None:
+    """Record which letters were mailed and which came back (those people move on)."""
+    try:
+        settings = Settings()
+        configure_logging(fmt=settings.log_format, level=settings.log_level, libraries="warning")
+        if file.stat().st_size > MAX_BYTES:
+            raise ValueError(f"larger than {MAX_BYTES // (1024 * 1024)} MiB")
+        text = file.read_text(encoding="utf-8-sig")
+    except (BreachNoticeError, OSError, ValueError) as exc:
+        typer.echo(f"{file}: cannot be read: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    rows, problems = parse_return_file(text)
+    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    try:
+        create_schema(engine)
+        recorded, requeue, refused = apply_rows(engine, rows)
+    finally:
+        engine.dispose()
+    mailed = sum(1 for r in recorded if r.status is AttemptStatus.DELIVERED)
+    typer.echo(
+        f"{file}: {len(recorded)} of {len(rows) + len(problems)} rows recorded "
+        f"({mailed} mailed, {len(recorded) - mailed} returned)"
+    )
+    if note := _publish(settings, requeue):
+        typer.echo(note)
+    for line, problem in sorted(problems + refused):
+        typer.echo(f"  line {line}: {problem}", err=True)
+    if problems or refused:
+        raise typer.Exit(2)
