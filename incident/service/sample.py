@@ -66,6 +66,34 @@ LAST = [
 ]
 
 
+# A real-looking address per place: (street, city, postal code, region for the address).
+ADDRESSES: dict[tuple[str, str | None], tuple[str, str, str, str]] = {
+    ("NL", None): ("Damrak {n}", "Amsterdam", "1012 LG", ""),
+    ("DE", None): ("Friedrichstraße {n}", "Berlin", "10117", ""),
+    ("FR", None): ("{n} rue de Rivoli", "Paris", "75001", ""),
+    ("ES", None): ("Calle de Alcalá {n}", "Madrid", "28014", "Madrid"),
+    ("GB", None): ("{n} Baker Street", "London", "NW1 6XE", ""),
+    ("US", "US-CA"): ("{n} Market Street", "San Francisco", "94103", "CA"),
+    ("US", "US-NY"): ("{n} Broadway", "New York", "10007", "NY"),
+    ("US", "US-TX"): ("{n} Congress Avenue", "Austin", "78701", "TX"),
+    ("BR", None): ("Avenida Paulista, {n}", "São Paulo", "01310-100", "SP"),
+    ("CN", None): ("长安街{n}号", "东城区", "100006", "北京市"),
+    ("JP", None): ("千代田区丸の内{n}", "", "100-0005", "東京都"),
+    ("CA", None): ("{n} rue Sainte-Catherine", "Montréal", "H2X 1Y4", "QC"),
+}
+
+
+def _address(country: str, region: str | None, i: int) -> dict[str, str]:
+    street, city, postcode, area = ADDRESSES[(country, region)]
+    return {
+        "street": street.format(n=i % 200 + 1),
+        "city": city,
+        "postal_code": postcode,
+        "region": area,
+        "country": country,
+    }
+
+
 def _ascii(name: str) -> str:
     """Mailbox names as most directories hold them: `João Müller` → `joao`, `muller`."""
     plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
@@ -90,15 +118,12 @@ def sample_people(n: int, *, seed: int = 7) -> Iterator[dict[str, Any]]:
             "id": pid,
             "name": f"{first} {last}",
             "email": email,
-            "phone": f"+3120{i:07d}",
+            # Some without email have no phone either: they are told by letter.
+            "phone": None if email is None and i % 2 == 0 else f"+3120{i:07d}",
             "locale": locale,
             "country": country,
             "region": region,
-            "postal_address": {
-                "street": f"Example Street {i}",
-                "city": "Example City",
-                "country": country,
-            },
+            "postal_address": _address(country, region, i),
             "is_minor": minor,
             "guardian_id": f"p-{i - 1:07d}" if minor else None,
             "birth_date": None,
