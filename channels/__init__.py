@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from channels import email
+from channels import announcement, email, regulator
 from channels.base import Channel, ChannelSpec, Receipt, RenderedMessage
 
 # Explicit rather than discovered: adding a channel is one visible line here.
-REGISTRY: dict[str, ChannelSpec] = {spec.name: spec for spec in (email.SPEC,)}
+REGISTRY: dict[str, ChannelSpec] = {
+    spec.name: spec for spec in (email.SPEC, announcement.SPEC, regulator.SPEC)
+}
 
 __all__ = ["REGISTRY", "Channel", "ChannelSpec", "Receipt", "RenderedMessage"]
