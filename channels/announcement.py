@@ -37,7 +37,8 @@ from channels.base import (
 from channels.errors import ChannelFault, MessageRejected
 
 _NAME = "announcement"
-_SAFE_PART = re.compile(r"^[A-Za-z0-9_-]+(?:/[A-Za-z0-9_.-]+)*$")
+# Relative names whose segments never start with a dot: no "..", no hidden files.
+_SAFE_PART = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$")
 _SAFE_REF = re.compile(r"^[A-Za-z0-9_.-]+$")
 MANIFEST = "manifest.json"
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import distinct
 from sqlmodel import Session, col, select
 
 from incident.adapters.obligation_tables import ObligationRecord
@@ -37,9 +36,9 @@ def report_facts(
 ) -> ReportFacts:
     places: list[str] = list(
         session.exec(
-            select(distinct(col(AffectedPerson.jurisdiction))).where(
-                AffectedPerson.incident_id == incident_id
-            )
+            select(AffectedPerson.jurisdiction)
+            .distinct()
+            .where(AffectedPerson.incident_id == incident_id)
         ).all()
     )
     given = session.exec(select(ReportItem).where(ReportItem.incident_id == incident_id)).all()
