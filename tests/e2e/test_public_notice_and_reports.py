@@ -16,6 +16,7 @@ from incident.adapters.local_broker import LocalBroker
 from incident.adapters.tables import Notice, RegulatorReport
 from incident.entrypoints import workers as worker_module
 from incident.entrypoints.cli import app
+from incident.entrypoints.workers import wait_until
 from incident.service.dispatch import Dispatcher
 from incident.service.publication import PublicationComposer
 from tests.e2e.harness import make_settings, people, raise_for, runtime, seed, wait_settled, workers
@@ -52,6 +53,16 @@ def test_most_people_unreachable_gets_a_published_notice_and_a_filed_report(
         seed(rt, rows)
         incident_id = raise_for(rt, [r["id"] for r in rows])
         wait_settled(rt, incident_id, 12, timeout=90)
+
+        def nothing_pending() -> bool:  # people, the public and the authorities alike
+            with Session(rt.engine) as s:
+                statuses = s.exec(select(Notice.status).where(Notice.incident_id == incident_id))
+                kinds = s.exec(
+                    select(Notice.addressee_kind).where(Notice.incident_id == incident_id)
+                )
+                return "pending" not in set(statuses) and {"public", "authority"} <= set(kinds)
+
+        assert wait_until(nothing_pending, timeout=60)
         with Session(rt.engine) as s:
             notices = s.exec(select(Notice).where(Notice.incident_id == incident_id)).all()
             reports = s.exec(select(RegulatorReport)).all()
