@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from channels import email, letter, push, sms, voice
+from channels import announcement, email, letter, push, regulator, sms, voice
 from channels.base import Channel, ChannelSpec, Receipt, RenderedMessage
 
 # Explicit rather than discovered: adding a channel is one visible line here.
@@ -14,6 +14,8 @@ REGISTRY: dict[str, ChannelSpec] = {
         sms.SPEC,
         voice.SPEC,
         letter.SPEC,
+        announcement.SPEC,
+        regulator.SPEC,
     )
 }
 

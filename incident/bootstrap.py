@@ -86,9 +86,14 @@ def start_runtime(settings: Settings, *, embedded_ok: bool = True) -> Runtime:
     return Runtime(settings, engine, servers, channel_settings, stack)
 
 
+# Channels of the addressees that are not people: the public (announcement) and authorities.
+ADDRESSEE_CHANNELS = ("announcement", "regulator")
+
+
 def routed_channels(settings: Settings) -> list[str]:
-    """Every channel the routing can send to."""
-    return list(dict.fromkeys(settings.dispatch.fallback_chain))
+    """Every channel the routing can send to: the people's fallback chain, and the channels of
+    the public and authority addressees."""
+    return list(dict.fromkeys([*settings.dispatch.fallback_chain, *ADDRESSEE_CHANNELS]))
 
 
 def resolve_channel_settings(settings: Settings) -> dict[str, ChannelSettings]:

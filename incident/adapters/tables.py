@@ -222,3 +222,42 @@ class AuditEvent(SQLModel, table=True):
     kind: str
     detail: dict[str, Any] = _json()
     at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
+
+
+class RegulatorReport(SQLModel, table=True):
+    """One version of one report to an authority: what was filed (or is blocked), for which
+    obligation, in which phase, and which earlier version it supersedes. Rows are never updated
+    in place except for their status; each phase or correction is a new row."""
+
+    __tablename__ = "regulator_report"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "chain", "version", name="uq_regulator_report_version"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: str = Field(foreign_key="incident.id", index=True)
+    notice_id: int | None = Field(default=None, foreign_key="notice.id")
+    obligation_key: str  # rule/stage/jurisdiction of the obligation it fulfils
+    chain: str  # rule/jurisdiction: the versions of one report to one authority
+    kind: str  # the report structure (gdpr_art33, cac, us_state_ag, hhs, nis2_*, generic)
+    phase: str  # initial | follow_up | final
+    version: int
+    name: str  # file stem: <chain>/v<version>-<phase>
+    supersedes: str | None = None  # the name of the version this one replaces
+    status: str  # blocked | ready | submitted
+    missing: list[str] = _json_list()
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
+    )
+
+
+class ReportItem(SQLModel, table=True):
+    """A report item the incident record does not hold (root cause, indicators of compromise,
+    the DPO's contact...), given by an operator; it unblocks a report that lacked it."""
+
+    __tablename__ = "report_item"
+    incident_id: str = Field(foreign_key="incident.id", primary_key=True)
+    item: str = Field(primary_key=True)
+    text: str
+    recorded_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
+    )

@@ -26,6 +26,8 @@ from incident.domain.events import (
 )
 from incident.domain.model import NoticeStatus
 from incident.service.obligations import recompute_obligations
+from incident.service.report_filing import prepare_reports
+from incident.service.substitute import ensure_public_notice, public_notice
 
 log = structlog.get_logger()
 Handler = Callable[[Session, Event, datetime], Iterable[Event]]
@@ -66,6 +68,30 @@ def settle_incident_when_done(session: Session, event: Event, now: datetime) -> 
     return [] if pending is not None else [IncidentSettled(event.incident_id)]
 
 
+def decide_public_notice(session: Session, event: Event, now: datetime) -> list[Event]:
+    """Obligations just recomputed: a substitute or public-notice decision creates the
+    incident's public notice (once), with its grounds in an AuditEvent."""
+    ensure_public_notice(session, event.incident_id, now=now)
+    return []
+
+
+def public_notice_when_unreachable(session: Session, event: Event, now: datetime) -> list[Event]:
+    """A rule may call for a public notice as soon as someone is unreachable, before the
+    incident settles. Once the notice exists this costs one indexed lookup per event."""
+    incident = session.get(Incident, event.incident_id)
+    if incident is None or public_notice(session, incident) is not None:
+        return []
+    refresh_obligations(session, event, now)
+    ensure_public_notice(session, event.incident_id, now=now)
+    return []
+
+
+def prepare_regulator_reports(session: Session, event: Event, now: datetime) -> list[Event]:
+    """One authority notice and report version per open authority obligation."""
+    prepare_reports(session, event.incident_id, now=now)
+    return []
+
+
 def record_receipt(session: Session, event: Event, now: datetime) -> list[Event]:
     assert isinstance(event, ReceiptReceived | ConfirmationReceived)
     log.info("receipt_recorded", incident_id=event.incident_id, source=event.source)
@@ -74,11 +100,11 @@ def record_receipt(session: Session, event: Event, now: datetime) -> list[Event]
 
 HANDLERS: dict[type[Event], list[Handler]] = {
     IncidentRaised: [refresh_obligations],
-    IncidentEnriched: [refresh_obligations],
+    IncidentEnriched: [refresh_obligations, decide_public_notice, prepare_regulator_reports],
     ClockRecorded: [refresh_obligations],
     NoticesSettled: [settle_incident_when_done],
-    ChainExhausted: [record_exhausted_chain],
-    IncidentSettled: [refresh_obligations],
+    ChainExhausted: [record_exhausted_chain, public_notice_when_unreachable],
+    IncidentSettled: [refresh_obligations, decide_public_notice, prepare_regulator_reports],
     ReceiptReceived: [record_receipt],
     ConfirmationReceived: [record_receipt],
 }

@@ -15,6 +15,19 @@ from dataclasses import dataclass
 from channels.base import Channel, ContactPointData, RenderedMessage
 
 
+def message_for(point: ContactPointData, key: str = "INC-1:p1:x:1") -> RenderedMessage:
+    return RenderedMessage(
+        recipient=point.value,
+        locale="en",
+        subject="Security notice",
+        body_text="We are writing to tell you about a security incident.",
+        body_html="<p>We are writing to tell you about a security incident.</p>",
+        idempotency_key=key,
+        message_id=f"{abs(hash(key))}@example.org",
+        contact=point,
+    )
+
+
 @dataclass(frozen=True)
 class Peer:
     """A running test peer: the channel built against it, and what it saw."""
@@ -32,18 +45,9 @@ class ChannelCase:
     peer: Callable[[], AbstractAsyncContextManager[Peer]]
     # The value that must never reach a log line (the contact detail itself).
     secret: Callable[[ContactPointData], str] = lambda point: point.value
-
-
-def message_for(point: ContactPointData, key: str = "INC-1:p1:x:1") -> RenderedMessage:
-    return RenderedMessage(
-        recipient=point.value,
-        locale="en",
-        subject="Security notice",
-        body_text="We are writing to tell you about a security incident.",
-        body_html="<p>We are writing to tell you about a security incident.</p>",
-        idempotency_key=key,
-        message_id=f"{abs(hash(key))}@example.org",
-        contact=point,
+    # The message as the dispatcher would build it for this channel (headers, parts).
+    message: Callable[[ContactPointData, str], RenderedMessage] = lambda point, key: message_for(
+        point, key
     )
 
 
