@@ -230,16 +230,17 @@ def _birth_date(row: _Row, today: date) -> str | None:
     value = row.raw.get("birth_date")
     if value is None or value == "":
         return None
+    born: date | None = None
     if isinstance(value, date) and not isinstance(value, datetime):
-        born: date | None = value
-    else:
+        born = value
+    elif isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
         try:
-            born = date.fromisoformat(str(value).strip()) if isinstance(value, str) else None
+            born = date.fromisoformat(value.strip())
         except ValueError:
             born = None
-        if born is None or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(value).strip()):
-            row.bad("birth_date", value, "must be a real date, YYYY-MM-DD")
-            return None
+    if born is None:
+        row.bad("birth_date", value, "must be a real date, YYYY-MM-DD")
+        return None
     if not date(1880, 1, 1) <= born <= today:
         row.bad("birth_date", value, "must be between 1880-01-01 and today")
         return None
