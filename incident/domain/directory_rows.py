@@ -102,7 +102,8 @@ class _Row:
     """Collects the problems of one row while its fields are read."""
 
     def __init__(self, raw: Mapping[str, Any], line: int) -> None:
-        self.raw, self.line, self.problems = raw, line, []
+        self.raw, self.line = raw, line
+        self.problems: list[RowProblem] = []
 
     def bad(self, name: str, value: Any, rule: str) -> None:
         self.problems.append(RowProblem(self.line, name, clipped(value), rule))
