@@ -19,7 +19,7 @@ from rich.console import Console
 from incident.adapters.db import create_schema, make_engine
 from incident.adapters.documents import load_document
 from incident.domain.incident_spec import IncidentSpec, parse_incident_spec
-from incident.entrypoints import cli_db, cli_obligations
+from incident.entrypoints import cli_db, cli_obligations, cli_people
 from incident.errors import BreachNoticeError, ConfigError, DocumentError, InvalidInputs
 from incident.log import configure_logging
 from incident.service.intake import raise_incident
@@ -258,6 +258,7 @@ def _serve(
 
 cli_obligations.register(app)
 cli_db.register(app)
+cli_people.register(app)
 
 
 def main() -> None:
