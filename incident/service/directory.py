@@ -197,9 +197,11 @@ def _merge_points(session: Session, records: Sequence[PersonRecord]) -> set[str]
         for p in session.exec(select(ContactPoint).where(col(ContactPoint.person_id).in_(ids)))
     }
     rank: dict[tuple[str, str], int] = {}
+    of_kind: dict[tuple[str, str], list[ContactPoint]] = {}
     for p in stored.values():
         key = (p.person_id, p.kind)
         rank[key] = max(rank.get(key, -1), p.preference)
+        of_kind.setdefault(key, []).append(p)
     adds, moves, drops, touched = [], [], [], set()
     for r in records:
         for kind, values in ((ContactKind.EMAIL, r.emails), (ContactKind.PHONE, r.phones)):
@@ -211,10 +213,7 @@ def _merge_points(session: Session, records: Sequence[PersonRecord]) -> set[str]
                     adds.append(_point(r.id, kind, value, {}, i))
                 elif point.preference != i:
                     moves.append({"id": point.id, "preference": i})
-            drops += [
-                p.id for (pid, k, v), p in stored.items()
-                if pid == r.id and k == kind and v not in values
-            ]  # fmt: skip
+            drops += [p.id for p in of_kind.get((r.id, kind), []) if p.value not in values]
         for kind, value, details in _additive(r):
             if (r.id, kind, value) not in stored:
                 rank[(r.id, kind)] = rank.get((r.id, kind), -1) + 1
