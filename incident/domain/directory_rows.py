@@ -89,6 +89,8 @@ class PersonRecord:
     given: frozenset[str] = field(default_factory=frozenset)
     problems: tuple[str, ...] = ()
     line: int = 0
+    # Enrichment only: the data categories exposed for this person in the scope being read.
+    categories: frozenset[str] | None = None
 
     def person_values(self) -> dict[str, Any]:
         """The `person` columns this row sets."""

@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, insert, update
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from channels.base import ContactKind
 from incident.adapters.db import insert_ignoring_duplicates
+from incident.adapters.directory_source import DirectorySource
 from incident.adapters.tables import ContactPoint, Person
 from incident.domain.directory_rows import PersonRecord
 
@@ -240,3 +242,31 @@ def _additive(r: PersonRecord) -> list[tuple[str, str, dict[str, Any]]]:
 def _point(pid: str, kind: str, value: str, details: dict[str, Any], rank: int) -> dict[str, Any]:
     return {"person_id": pid, "kind": kind, "value": value, "details": details, "preference": rank,
             "problem": None, "checked_at": None}  # fmt: skip
+
+
+def sync_scope(engine: Engine, source: DirectorySource, scope: Mapping[str, Any]) -> dict[str, str]:
+    """Cache the people a live directory has in `scope` (and their guardians) into person and
+    contact_point, batch by batch; return the problems of the rows read, by person id."""
+    problems: dict[str, str] = {}
+    pending: list[tuple[str, str, int]] = []
+    for batch in source.people_in_scope(scope):
+        pending += _cache(engine, batch, problems)
+    asked = sorted({g for _, g, _ in pending})
+    for chunk in _chunks(asked, 5000):
+        for batch in source.people_in_scope({"people": list(chunk)}):
+            _cache(engine, batch, problems)
+    if pending:
+        with Session(engine) as session:
+            link_guardians(session, pending)
+            session.commit()
+    return problems
+
+
+def _cache(
+    engine: Engine, batch: list[PersonRecord], problems: dict[str, str]
+) -> list[tuple[str, str, int]]:
+    problems.update({r.id: "; ".join(r.problems)[:500] for r in batch if r.problems})
+    with Session(engine) as session:
+        result = upsert_records(session, batch)
+        session.commit()
+    return result.guardians_pending
