@@ -85,6 +85,16 @@ class DispatchSettings(BaseModel):
     fallback_chain: list[str] = Field(default_factory=lambda: ["email"])
 
 
+class DirectorySettings(BaseModel):
+    """A live, read-only user directory read at enrichment time (empty `url`: none; the
+    `person` table filled by `breachnotice people import` is the directory). `query`'s result
+    columns are named by `column_map` (field -> column), fields as in `people import`."""
+
+    url: str = ""
+    query: str = ""
+    column_map: dict[str, str] = Field(default_factory=dict)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BREACHNOTICE_", env_nested_delimiter="__", extra="forbid"
@@ -106,6 +116,7 @@ class Settings(BaseSettings):
     channels: dict[str, dict[str, Any]] = Field(default_factory=dict)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     minors: dict[str, int] = Field(default_factory=lambda: {"default": 18})
+    directory: DirectorySettings = Field(default_factory=DirectorySettings)
 
     @classmethod
     def settings_customise_sources(
