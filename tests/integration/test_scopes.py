@@ -147,3 +147,25 @@ def test_a_records_file_needs_its_header(tmp_path: Path) -> None:
     bad.write_text("email,categories\n")
     with pytest.raises(ValidationError, match="key_type,key,categories"):
         Scope.model_validate({"records_file": str(bad)})
+
+
+def test_obligation_facts_count_persons_per_jurisdiction_and_category(
+    directory: Engine, tmp_path: Path
+) -> None:
+    from incident.obligations import load_rules, parse_facts
+    from incident.service.obligations import facts_data, recompute_obligations
+
+    records = tmp_path / "records.csv"
+    records.write_text("key_type,key,categories\nid,nl1,contact;payment\nid,nl2,contact\n")
+    enrich(directory, {"any_of": [{"records_file": str(records)}, {"people": ["ca1"]}]})
+    rules = load_rules()
+    with Session(directory) as s:
+        incident = s.exec(select(Incident).order_by(Incident.created_at.desc())).first()  # type: ignore[attr-defined]
+        assert incident is not None
+        data = facts_data(s, incident, rules)
+        assert data["affected_by_category"] == {
+            "NL": {"contact": 2, "payment": 1}, "US-CA": {"contact": 1, "credentials": 1}
+        }  # fmt: skip
+        facts = parse_facts(data, rules.flags)
+        assert facts.affected_by_category["NL"]["payment"] == 1
+        assert recompute_obligations(s, incident.id, now=NOW, rules=rules)
