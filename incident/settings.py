@@ -93,6 +93,16 @@ class CallbackSettings(BaseModel):
     public_url: str | None = None  # the origin providers call, when a proxy stands in front
 
 
+class DirectorySettings(BaseModel):
+    """A live, read-only user directory read at enrichment time (empty `url`: none; the
+    `person` table filled by `breachnotice people import` is the directory). `query`'s result
+    columns are named by `column_map` (field -> column), fields as in `people import`."""
+
+    url: str = ""
+    query: str = ""
+    column_map: dict[str, str] = Field(default_factory=dict)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BREACHNOTICE_", env_nested_delimiter="__", extra="forbid"
@@ -115,6 +125,7 @@ class Settings(BaseSettings):
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
     minors: dict[str, int] = Field(default_factory=lambda: {"default": 18})
+    directory: DirectorySettings = Field(default_factory=DirectorySettings)
 
     @classmethod
     def settings_customise_sources(

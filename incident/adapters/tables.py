@@ -92,6 +92,9 @@ class Person(SQLModel, table=True):
     is_minor: bool = False
     guardian_id: str | None = Field(default=None, foreign_key="person.id")
     channel_preferences: list[str] = _json_list()
+    # When the account was opened and last used: scopes may select people by them.
+    created_at: datetime | None = _instant()
+    last_active_at: datetime | None = _instant()
 
 
 class ContactPoint(SQLModel, table=True):
@@ -119,7 +122,8 @@ class AffectedPerson(SQLModel, table=True):
     incident_id: str = Field(foreign_key="incident.id", index=True)
     person_id: str = Field(foreign_key="person.id")
     jurisdiction: str
-    categories: list[str] = _json_list()
+    categories: list[str] = _json_list()  # exactly what was exposed about this person
+    risk: str | None = None  # high | medium | low, from config/risk.toml; None before 0003
     is_minor: bool = False
     # Who receives the notice: the person, or their guardian when the person is a minor.
     recipient_id: str = Field(foreign_key="person.id")

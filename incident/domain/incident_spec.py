@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from pydantic import (
@@ -53,13 +54,44 @@ def _localised(value: Any) -> dict[str, str]:
     return {k: v.strip() for k, v in value.items()}
 
 
+RECORDS_HEADER = ("key_type", "key", "categories")
+RECORD_KEY_TYPES = ("id", "email", "phone")
+MAX_SCOPE_DEPTH = 8
+_FILTER_FIELDS = ("countries", "regions", "created_between", "active_between")
+
+
+def _readable_file(value: str, what: str) -> str:
+    """An absolute path to a readable file: the enricher reads it later, maybe elsewhere."""
+    path = Path(value).expanduser().resolve()
+    if not path.is_file():
+        raise ValueError(f"{what} {value!r} is not a readable file (path as the enricher sees it)")
+    return str(path)
+
+
 class Scope(BaseModel):
-    """Who is affected: explicit person ids, or everyone living in given countries/regions."""
+    """Who is affected. Exactly one of:
+
+    - `people`: person ids; `people_file`: a text file with one person id per line;
+    - `records_file`: the forensic records, CSV `key_type,key,categories` (key_type id, email or
+      phone; categories `;`-separated data categories exposed in that record), optionally only
+      records with one of `has_categories`;
+    - a directory filter: `countries`/`regions` (anyone in one of them) and/or
+      `created_between`/`active_between` ([from, to] dates, both included);
+    - `any_of` (union) or `all_of` (intersection) of scopes.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     people: list[str] | None = None
+    people_file: str | None = None
+    records_file: str | None = None
+    has_categories: list[DataCategory] | None = None
     countries: list[str] = Field(default_factory=list)
     regions: list[str] = Field(default_factory=list)
+    # ISO dates kept as text: the scope is stored as JSON with the incident.
+    created_between: tuple[str, str] | None = None
+    active_between: tuple[str, str] | None = None
+    any_of: list[Scope] | None = None
+    all_of: list[Scope] | None = None
 
     @field_validator("countries", "regions")
     @classmethod
@@ -69,16 +101,80 @@ class Scope(BaseModel):
                 raise ValueError(f"{code!r} is not an ISO 3166 code (e.g. NL, US-CA)")
         return codes
 
+    @field_validator("people_file")
+    @classmethod
+    def _people_file(cls, value: str | None) -> str | None:
+        return None if value is None else _readable_file(value, "people_file")
+
+    @field_validator("records_file")
+    @classmethod
+    def _records_file(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        path = _readable_file(value, "records_file")
+        with open(path, encoding="utf-8-sig") as handle:
+            header = tuple(c.strip() for c in handle.readline().strip().split(","))
+        if header != RECORDS_HEADER:
+            raise ValueError(
+                f"records_file header is {header!r}; must be {','.join(RECORDS_HEADER)}"
+            )
+        return path
+
+    @field_validator("created_between", "active_between")
+    @classmethod
+    def _ordered(cls, value: tuple[str, str] | None) -> tuple[str, str] | None:
+        if value is None:
+            return None
+        try:
+            first, last = (date.fromisoformat(v) for v in value)
+        except ValueError as exc:
+            raise ValueError(f"must be [from, to] as YYYY-MM-DD dates: {exc}") from exc
+        if first > last:
+            raise ValueError("must be [from, to] with from on or before to")
+        return (first.isoformat(), last.isoformat())
+
+    @field_validator("any_of", "all_of")
+    @classmethod
+    def _two_or_more(cls, value: list[Scope] | None) -> list[Scope] | None:
+        if value is not None and len(value) < 2:
+            raise ValueError("needs at least two scopes to combine")
+        return value
+
     @model_validator(mode="after")
     def _exactly_one_kind(self) -> Scope:
-        by_place = bool(self.countries or self.regions)
-        if self.people is not None and by_place:
-            raise ValueError("give either `people` or `countries`/`regions`, not both")
-        if self.people is None and not by_place:
-            raise ValueError("needs `people` (person ids) or `countries`/`regions`")
+        kinds = [k for k in self.kinds() if k != "filter"]
+        if self.is_filter():
+            kinds.append("filter")
+        if not kinds:
+            raise ValueError(
+                "needs `people` (person ids), `people_file`, `records_file`, a directory filter "
+                "(`countries`/`regions`/`created_between`/`active_between`), `any_of` or `all_of`"
+            )
+        if len(kinds) != 1:
+            named = " and ".join(kinds)
+            raise ValueError(
+                "give exactly one of `people`, `people_file`, `records_file`, "
+                f"`countries`/`regions`/`created_between`/`active_between`, `any_of`, `all_of` "
+                f"(got {named})"
+            )
         if self.people is not None and not self.people:
             raise ValueError("`people` is empty: an incident affects at least one person")
+        if self.has_categories is not None and self.records_file is None:
+            raise ValueError("`has_categories` selects records of a `records_file`: give one")
+        if self.depth() > MAX_SCOPE_DEPTH:
+            raise ValueError(f"scopes nest at most {MAX_SCOPE_DEPTH} deep")
         return self
+
+    def kinds(self) -> list[str]:
+        named = ("people", "people_file", "records_file", "any_of", "all_of")
+        return [k for k in named if getattr(self, k) is not None]
+
+    def is_filter(self) -> bool:
+        return any(getattr(self, k) for k in _FILTER_FIELDS)
+
+    def depth(self) -> int:
+        children = (self.any_of or []) + (self.all_of or [])
+        return 1 + max((c.depth() for c in children), default=0)
 
 
 class Contact(BaseModel):

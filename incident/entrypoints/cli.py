@@ -19,7 +19,14 @@ from rich.console import Console
 from incident.adapters.db import create_schema, make_engine
 from incident.adapters.documents import load_document
 from incident.domain.incident_spec import IncidentSpec, parse_incident_spec
-from incident.entrypoints import cli_db, cli_letters, cli_notices, cli_obligations, cli_public
+from incident.entrypoints import (
+    cli_db,
+    cli_letters,
+    cli_notices,
+    cli_obligations,
+    cli_people,
+    cli_public,
+)
 from incident.errors import BreachNoticeError, ConfigError, DocumentError, InvalidInputs
 from incident.log import configure_logging
 from incident.service.intake import raise_incident
@@ -267,6 +274,7 @@ cli_db.register(app)
 cli_notices.register(app)
 cli_letters.register(app)
 cli_public.register(app)
+cli_people.register(app)
 
 
 def main() -> None:

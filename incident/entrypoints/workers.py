@@ -18,6 +18,8 @@ from typing import Any, Protocol
 import structlog
 from sqlmodel import Session
 
+from channels import REGISTRY
+from incident.adapters.directory_source import sql_source
 from incident.adapters.kafka_bus import MessageConsumer, MessageProducer, Record
 from incident.adapters.tables import AuditEvent
 from incident.bootstrap import (
@@ -139,6 +141,7 @@ def _enrich_one(
             majority_ages=rt.settings.minors,
             now=utcnow(),
             tick=keepalive,
+            directory=sql_source(rt.settings.directory, REGISTRY.keys()),
         )
         try:
             result = enrich_incident(rt.engine, event.payload(), ctx)

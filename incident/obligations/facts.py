@@ -31,6 +31,7 @@ _KNOWN_KEYS = frozenset(
         "categories",
         "severity",
         "affected",
+        "affected_by_category",
         "unreachable",
         "flags",
         "establishment",
@@ -61,6 +62,9 @@ class IncidentFacts:
     severity: Severity
     affected: Mapping[str, int]
     unreachable: Mapping[str, int] = field(default_factory=dict)
+    # Persons per jurisdiction and data category exposed for them (forensic records can differ
+    # per person): {"NL": {"contact": 120, "payment": 3}}. Empty when not known.
+    affected_by_category: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     flags: Mapping[str, bool] = field(default_factory=dict)
     discovered_at: datetime | None = None
     determined_at: datetime | None = None
@@ -102,6 +106,7 @@ def parse_facts(data: Mapping[Any, Any], known_flags: Iterable[str]) -> Incident
         "severity": _severity(data.get("severity"), errors),
         "affected": _counts(data.get("affected", {}), "affected", errors),
         "unreachable": _counts(_or_empty(data.get("unreachable")), "unreachable", errors),
+        "affected_by_category": _category_counts(data.get("affected_by_category"), errors),
         "flags": _flags(_or_empty(data.get("flags")), set(known_flags), errors),
         "establishment": _establishment(data.get("establishment"), errors),
         "notice_cost_usd": _cost(data.get("notice_cost_usd"), errors),
@@ -197,6 +202,36 @@ def _counts(value: Any, name: str, errors: list[InvalidInput]) -> dict[str, int]
         else:
             counts[code] = n
     return counts
+
+
+def _category_counts(value: Any, errors: list[InvalidInput]) -> dict[str, dict[str, int]]:
+    """{jurisdiction: {category: persons}}; validated like `affected`."""
+    name = "affected_by_category"
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        errors.append(InvalidInput(name, clipped(value), "must map jurisdictions to counts"))
+        return {}
+    known = {c.value for c in DataCategory}
+    out: dict[str, dict[str, int]] = {}
+    for code, counts in value.items():
+        where = f"{name}.{clipped(code)}"
+        if not isinstance(code, str) or not is_valid_jurisdiction(code):
+            errors.append(InvalidInput(where, clipped(code), "unknown jurisdiction"))
+            continue
+        if not isinstance(counts, dict):
+            errors.append(InvalidInput(where, clipped(counts), "must map categories to counts"))
+            continue
+        for category, n in counts.items():
+            if category not in known:
+                rule = f"unknown data category; use {sorted(known)}"
+                errors.append(InvalidInput(where, clipped(category), rule))
+            elif isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_PERSONS:
+                rule = "must be a whole number, 0 or more (at most 10^10)"
+                errors.append(InvalidInput(f"{where}.{category}", clipped(n), rule))
+            else:
+                out.setdefault(code, {})[category] = n
+    return out
 
 
 def _flags(value: Any, known: set[str], errors: list[InvalidInput]) -> dict[str, bool]:

@@ -8,18 +8,21 @@ the problem recorded, never an exception that stops the incident (or the service
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import and_, bindparam, update
+from sqlalchemy import bindparam, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, select
 
 from channels.base import ContactCheck
 from incident.adapters.db import insert_ignoring_duplicates
+from incident.adapters.directory_source import DirectorySource, LocalDirectory
 from incident.adapters.tables import (
     AffectedPerson,
     AuditEvent,
@@ -31,10 +34,12 @@ from incident.adapters.tables import (
 )
 from incident.domain.audience import AudienceDecision, DirectoryEntry, decide_audience
 from incident.domain.contacts import check_points, kind_problems
-from incident.domain.jurisdiction import is_valid_jurisdiction, jurisdiction_of, region_variants
-from incident.domain.model import IncidentStatus, NoticeStatus
-from incident.errors import NotFound
-from incident.service.directory import load_contacts
+from incident.domain.directory_rows import PersonRecord
+from incident.domain.jurisdiction import is_valid_jurisdiction, jurisdiction_of
+from incident.domain.model import DataCategory, IncidentStatus, NoticeStatus
+from incident.errors import ConfigError, NotFound
+from incident.service.directory import load_contacts, sync_scope
+from incident.settings import config_dir
 
 log = structlog.get_logger()
 CHUNK = 2000
@@ -58,60 +63,63 @@ class EnrichmentResult:
 
 @dataclass
 class _Report:
+    """What enrichment found. Every key of the scope matching nobody is counted; the first
+    MISSING_LISTED of each kind are listed (ids, records `email:...`, filters)."""
+
     affected: int = 0
     queued: int = 0
     malformed: int = 0
     missing_count: int = 0
     missing: list[str] = field(default_factory=list)
+    unmatched_records: int = 0
+    unmatched_record_keys: list[str] = field(default_factory=list)
+    empty_filters: list[str] = field(default_factory=list)
+    risk: dict[str, int] = field(default_factory=dict)
 
-    def missed(self, ids: Sequence[str]) -> None:
-        self.missing_count += len(ids)
-        self.missing.extend(ids[: max(0, MISSING_LISTED - len(self.missing))])
+    def missed(self, keys: Sequence[str], kind: str = "id") -> None:
+        if kind == "filter":
+            self.empty_filters.extend(keys)
+            return
+        if kind == "id":
+            self.missing_count += len(keys)
+            listed = self.missing
+        else:
+            self.unmatched_records += len(keys)
+            listed = self.unmatched_record_keys
+        listed.extend(keys[: max(0, MISSING_LISTED - len(listed))])
 
 
-def _entry(p: Person) -> DirectoryEntry:
+def _entry(p: Person | PersonRecord) -> DirectoryEntry:
     return DirectoryEntry(p.id, p.country, p.region, p.is_minor, p.birth_date, p.guardian_id)
 
 
-def _place_filter(scope: Mapping[str, Any]) -> Any:
-    """Countries, and regions matched however the directory stores them: `US-CA` or `CA`."""
-    clauses: list[Any] = [col(Person.country).in_(scope.get("countries", []))]
-    for region in scope.get("regions", []):
-        country = region.split("-", 1)[0]
-        clauses.append(
-            and_(col(Person.country) == country, col(Person.region).in_(region_variants(region)))
-        )
-    return or_(*clauses)
+@dataclass(frozen=True)
+class RiskRules:
+    """config/risk.toml: a level per data category; a person's risk is the highest level among
+    the categories exposed for them, `default` for a category the table does not name."""
+
+    levels: Mapping[str, str]
+    default: str = "medium"
+
+    def level(self, categories: Sequence[str]) -> str:
+        found = [self.levels.get(c, self.default) for c in categories] or ["low"]
+        return max(found, key=RISK_ORDER.index)
 
 
-def _people_in_scope(
-    session: Session, scope: Mapping[str, Any], report: _Report
-) -> Iterator[list[Person]]:
-    """Chunks of directory rows, so a million people never sit in memory at once."""
-    if "people" in scope:
-        ids: Sequence[str] = list(dict.fromkeys(scope["people"]))
-        for i in range(0, len(ids), CHUNK):
-            chunk = ids[i : i + CHUNK]
-            rows = list(session.exec(select(Person).where(col(Person.id).in_(chunk))).all())
-            found = {p.id for p in rows}
-            report.missed([pid for pid in chunk if pid not in found])
-            yield rows
-        return
-    where = _place_filter(scope)
-    last = ""
-    while True:  # keyset pagination: stable and cheap on both engines
-        rows = list(
-            session.exec(
-                select(Person)
-                .where(where, col(Person.id) > last)
-                .order_by(col(Person.id))
-                .limit(CHUNK)
-            ).all()
-        )
-        if not rows:
-            return
-        yield rows
-        last = rows[-1].id
+RISK_ORDER = ("low", "medium", "high")
+
+
+@lru_cache(maxsize=1)
+def load_risk_rules() -> RiskRules:
+    path = config_dir() / "risk.toml"
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    levels, default = data.get("levels", {}), data.get("default", "medium")
+    known = {c.value for c in DataCategory}
+    for name, level in [*levels.items(), ("default", default)]:
+        if level not in RISK_ORDER or (name != "default" and name not in known):
+            rule = f"category must be one of {sorted(known)}, level one of {list(RISK_ORDER)}"
+            raise ConfigError(str(path), "levels", name, rule)
+    return RiskRules(dict(levels), default)
 
 
 def _by_id(session: Session, ids: set[str]) -> dict[str, Person]:
@@ -121,7 +129,7 @@ def _by_id(session: Session, ids: set[str]) -> dict[str, Person]:
 
 
 def _decide(
-    person: Person, guardians: Mapping[str, Person], *, now: datetime, ages: Mapping[str, int]
+    person: PersonRecord, guardians: Mapping[str, Person], *, now: datetime, ages: Mapping[str, int]
 ) -> AudienceDecision:
     """One person's decision; a malformed row is recorded as a problem of that person."""
     guardian = guardians.get(person.guardian_id) if person.guardian_id else None
@@ -149,20 +157,28 @@ class EnrichContext:
     majority_ages: Mapping[str, int]
     now: datetime
     tick: Callable[[], None] = lambda: None  # called between chunks (consumer keep-alive)
+    # A live directory (settings `[directory]`): the rows in scope are read from it and cached
+    # into person/contact_point before the scope is resolved (`sync_scope`).
+    directory: DirectorySource | None = None
+    risk: RiskRules | None = None  # default: config/risk.toml
 
 
 def _store_chunk(
     engine: Engine,
     incident: Incident,
     reader: Session,
-    people: list[Person],
+    people: list[PersonRecord],
     ctx: EnrichContext,
     report: _Report,
+    directory_problems: Mapping[str, str],
 ) -> None:
     guardians = _by_id(reader, {p.guardian_id for p in people if p.guardian_id})
     decisions = [_decide(p, guardians, now=ctx.now, ages=ctx.majority_ages) for p in people]
     report.malformed += sum(1 for d in decisions if "directory" in d.problems)
-    people_by_id = {p.id: p for p in people} | guardians
+    people_by_id: dict[str, Person | PersonRecord] = {p.id: p for p in people}
+    people_by_id |= guardians
+    exposed = {p.id: sorted(p.categories or incident.categories) for p in people}
+    risk = ctx.risk or load_risk_rules()
     contacts = load_contacts(reader, {d.recipient_id for d in decisions}, ctx.checks.keys())
     checked: dict[int, str | None] = {}
     affected_rows = []
@@ -172,12 +188,16 @@ def _store_chunk(
         found = check_points(points, ctx.checks, recipient.country if recipient else None)
         checked.update(found)
         problems = {**kind_problems(ctx.checks.keys(), points, found), **d.problems}
+        if d.person_id in directory_problems:
+            said = [problems.get("directory"), directory_problems[d.person_id]]
+            problems["directory"] = "; ".join(filter(None, said))[:500]
         affected_rows.append(
             {
                 "incident_id": incident.id,
                 "person_id": d.person_id,
                 "jurisdiction": d.jurisdiction,
-                "categories": incident.categories,
+                "categories": exposed[d.person_id],
+                "risk": risk.level(exposed[d.person_id]),
                 "is_minor": d.is_minor,
                 "recipient_id": d.recipient_id,
                 "contact_problems": problems,
@@ -193,6 +213,9 @@ def _store_chunk(
         )
         writer.commit()
     report.affected += len(decisions)
+    for row in affected_rows:
+        level = str(row["risk"])
+        report.risk[level] = report.risk.get(level, 0) + 1
     report.queued += ctx.publisher.publish_all(
         ctx.notices_topic, [(d.person_id, _job(incident, d.person_id)) for d in decisions]
     )
@@ -266,9 +289,13 @@ def enrich_incident(
         if incident is None:
             raise NotFound("incident", incident_id)
     report = _Report()
+    directory_problems: dict[str, str] = {}
+    if ctx.directory is not None:
+        directory_problems = sync_scope(engine, ctx.directory, incident.scope)
     with Session(engine) as reader:
-        for people in _people_in_scope(reader, incident.scope, report):
-            _store_chunk(engine, incident, reader, people, ctx, report)
+        local = LocalDirectory(reader, default=frozenset(incident.categories), misses=report)
+        for people in local.people_in_scope(incident.scope):
+            _store_chunk(engine, incident, reader, people, ctx, report, directory_problems)
     with Session(engine) as session:
         stored = session.get(Incident, incident_id)
         assert stored is not None
@@ -307,4 +334,8 @@ def _report_detail(report: _Report) -> dict[str, Any]:
         "malformed_rows": report.malformed,
         "not_in_directory": report.missing_count,
         "not_in_directory_ids": report.missing,
+        "unmatched_records": report.unmatched_records,
+        "unmatched_record_keys": report.unmatched_record_keys,
+        "filters_matching_nobody": report.empty_filters,
+        "risk": dict(sorted(report.risk.items())),
     }

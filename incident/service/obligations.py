@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, distinct, func
+from sqlalchemy import String, and_, cast, distinct, func
 from sqlmodel import Session, col, select
 
 from incident.adapters.obligation_tables import IncidentClock, ObligationRecord
@@ -84,7 +84,11 @@ def facts_data(session: Session, incident: Incident, rules: Rules) -> dict[str, 
     clocks = session.exec(
         select(IncidentClock).where(IncidentClock.incident_id == incident.id)
     ).all()
-    return _facts_mapping(incident, affected, unreachable, clocks, rules)
+    data = _facts_mapping(incident, affected, unreachable, clocks, rules)
+    by_category = _counts_by_category(session, incident.id)
+    if by_category:
+        data["affected_by_category"] = by_category
+    return data
 
 
 def _known_places(counts: Mapping[str, int]) -> dict[str, int]:
@@ -162,6 +166,23 @@ def _counts_by_jurisdiction(session: Session, incident_id: str) -> dict[str, int
         .group_by(col(AffectedPerson.jurisdiction))
     )
     return {j: int(n) for j, n in session.exec(query).all()}
+
+
+def _counts_by_category(session: Session, incident_id: str) -> dict[str, dict[str, int]]:
+    """Persons per jurisdiction and exposed category. Grouped by the categories list as text
+    (a handful of distinct lists, whatever the number of persons), then split here."""
+    as_text = cast(col(AffectedPerson.categories), String)
+    query = (
+        select(AffectedPerson.jurisdiction, as_text, func.count())
+        .where(AffectedPerson.incident_id == incident_id)
+        .group_by(col(AffectedPerson.jurisdiction), as_text)
+    )
+    out: dict[str, dict[str, int]] = {}
+    for jurisdiction, categories, n in session.exec(query).all():
+        for category in json.loads(categories or "[]"):
+            counts = out.setdefault(jurisdiction, {})
+            counts[category] = counts.get(category, 0) + int(n)
+    return {j: dict(sorted(c.items())) for j, c in sorted(out.items())}
 
 
 def _unreachable_by_jurisdiction(session: Session, incident: Incident) -> dict[str, int]:

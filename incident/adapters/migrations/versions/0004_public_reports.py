@@ -4,8 +4,8 @@
   blocked items), linked to the authority notice that carries it.
 - `report_item`: report items the incident record does not hold, given by an operator.
 
-Revision ID: 0003_public_reports
-Revises: 0002_contact_points_addressees
+Revision ID: 0004_public_reports
+Revises: 0003_directory
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_public_reports"
-down_revision: str | Sequence[str] | None = "0002_contact_points_addressees"
+revision: str = "0004_public_reports"
+down_revision: str | Sequence[str] | None = "0003_directory"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
