@@ -73,6 +73,7 @@ class NoticeContext:
     # The reader's notice format (config/notice_formats.toml, by jurisdiction): title, headed
     # sections and the blocks each holds. Every channel's layout may follow it.
     notice_format: NoticeFormat = STANDARD_FORMAT
+    discovered_at: datetime | None = None  # when the breach was discovered, if recorded
     jurisdiction: str | None = None
     fallbacks: frozenset[str] = frozenset()  # incident sections shown in English, with a note
     contact_dpo: str | None = None  # the data-protection officer, where the incident names one

@@ -146,6 +146,7 @@ class Composer:
             contact_url=contact.get("url"),
             time_zone=zone_name(d.recipient.country, d.recipient.region),
             notice_format=fmt,
+            discovered_at=inc.discovered_at,
             jurisdiction=d.jurisdiction,
             fallbacks=fallbacks,
             contact_dpo=contact.get("dpo"),
