@@ -33,6 +33,7 @@ from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
+from incident.domain.content import STANDARD_FORMAT, NoticeFormat
 from incident.errors import ConfigError, TemplateNotFound
 
 # Part name -> file suffix after "<name>". Only "text" is required of every channel.
@@ -69,6 +70,15 @@ class NoticeContext:
     contact_phone: str | None
     contact_url: str | None
     time_zone: str | None = None  # the reader's IANA zone; None: the instant's own offset
+    # The reader's notice format (config/notice_formats.toml, by jurisdiction): title, headed
+    # sections and the blocks each holds. Every channel's layout may follow it.
+    notice_format: NoticeFormat = STANDARD_FORMAT
+    discovered_at: datetime | None = None  # when the breach was discovered, if recorded
+    jurisdiction: str | None = None
+    fallbacks: frozenset[str] = frozenset()  # incident sections shown in English, with a note
+    contact_dpo: str | None = None  # the data-protection officer, where the incident names one
+    response_days: int | None = 7  # questions are answered within this many working days
+    accounts: tuple[str, ...] = ()  # the reader's affected accounts (filled per person)
 
     def as_dict(self) -> dict[str, Any]:
         # Shallow on purpose: dataclasses.asdict deep-copies, which costs on the hot path.
@@ -91,6 +101,10 @@ class Wording:
 
     def __init__(self, values: Mapping[str, Any]) -> None:
         self.__dict__.update(values)
+
+    def __getitem__(self, key: str) -> Any:
+        """`s[key]`: a key named by data (a notice format's headings); strings keys only."""
+        return self.__dict__[key]
 
 
 @dataclass(frozen=True, slots=True)

@@ -178,10 +178,16 @@ class Scope(BaseModel):
 
 
 class Contact(BaseModel):
+    """Where people ask questions: every notice lists these, with the response commitment."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
     email: str | None = None
     phone: str | None = None
     url: str | None = None
+    # The data-protection officer (name and how to reach them), where the law asks for one.
+    dpo: str | None = Field(default=None, min_length=3, max_length=300)
+    # The privacy policy promises an answer within 7 working days; an incident may promise less.
+    response_days: int = Field(default=7, ge=1, le=7)
 
 
 class IncidentSpec(BaseModel):

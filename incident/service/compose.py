@@ -11,15 +11,24 @@ from markupsafe import escape
 
 from channels.base import ContactPointData, RenderedMessage
 from incident.adapters.tables import Incident, Person
+from incident.domain.content import (
+    NoticeFormat,
+    NoticeFormats,
+    load_formats,
+    localise,
+    pick,
+    require_sections,
+)
 from incident.domain.timezones import zone_name
 from incident.rendering import NoticeContext, RenderedParts, Renderer
 
 TEMPLATE = "notice"
+RESPONSE_DAYS = 7  # the privacy policy: questions are answered within 7 working days
 
 
 def pick_text(texts: dict[str, str], locale: str) -> str:
     """The incident's own text in the person's locale, its language, or English."""
-    return texts.get(locale) or texts.get(locale.split("_")[0]) or texts.get("en", "")
+    return pick(texts, locale)[0]
 
 
 def message_id_for(key: str, domain: str) -> str:
@@ -27,11 +36,17 @@ def message_id_for(key: str, domain: str) -> str:
     return f"{hashlib.sha256(key.encode()).hexdigest()[:40]}@{domain}"
 
 
-def _personalise(parts: RenderedParts, name: str, child: str) -> RenderedParts:
+def _personalise(
+    parts: RenderedParts, name: str, child: str, accounts: tuple[str, ...]
+) -> RenderedParts:
+    listed = ", ".join(accounts)
+
     def fill(text: str, html: bool) -> str:
         if html:
-            return text.replace(NAME_SLOT, escape(name)).replace(CHILD_SLOT, escape(child))
-        return text.replace(NAME_SLOT, name).replace(CHILD_SLOT, child)
+            text = text.replace(NAME_SLOT, escape(name)).replace(CHILD_SLOT, escape(child))
+            return text.replace(ACCOUNTS_SLOT, escape(listed)) if listed else text
+        text = text.replace(NAME_SLOT, name).replace(CHILD_SLOT, child)
+        return text.replace(ACCOUNTS_SLOT, listed) if listed else text
 
     return RenderedParts(
         subject=fill(parts.subject, False) if parts.subject is not None else None,
@@ -60,46 +75,83 @@ class Delivery:
     addressee_kind: str = "person"
     jurisdiction: str | None = None  # its individual-notice deadline bounds the retries
     created_at: datetime | None = None  # when the notice was created: the retries' start
+    accounts: tuple[str, ...] = ()  # the person's affected accounts, as the directory names them
 
 
-# Names are the only per-person text in a notice. Everything else depends on the incident, the
-# locale and the categories, so a notice is rendered once per such combination with these slots,
-# and each person's copy is a string replacement (escaped for HTML): ~100x cheaper than Jinja.
+# Names and accounts are the only per-person text in a notice. Everything else depends on the
+# incident, the locale, the categories, the notice format and the time zone, so a notice is
+# rendered once per such combination with these slots, and each person's copy is a string
+# replacement (escaped for HTML): ~100x cheaper than Jinja.
 NAME_SLOT = "QQbnRecipientNameQQ"
 CHILD_SLOT = "QQbnSubjectNameQQ"
+ACCOUNTS_SLOT = "QQbnAccountsQQ"
 
 
 class Composer:
-    def __init__(self, renderer: Renderer, *, message_domain: str, cache_size: int = 512) -> None:
+    def __init__(
+        self,
+        renderer: Renderer,
+        *,
+        message_domain: str,
+        cache_size: int = 512,
+        formats: NoticeFormats | None = None,
+    ) -> None:
         self._renderer = renderer
         self.message_domain = message_domain
         self._cache: OrderedDict[tuple[object, ...], RenderedParts] = OrderedDict()
         self._cache_size = cache_size
+        self.formats = formats or load_formats()
+        self.formats.check_wording(vars(renderer.wording(renderer.default_locale)))
+        self._format_of: dict[str | None, NoticeFormat] = {}
+
+    def notice_format(self, jurisdiction: str | None) -> NoticeFormat:
+        """The reader's notice format by jurisdiction (memoised: on the per-person path)."""
+        fmt = self._format_of.get(jurisdiction)
+        if fmt is None:
+            if len(self._format_of) > 4096:  # jurisdictions come from data: bound the memo
+                self._format_of.clear()
+            fmt = self._format_of[jurisdiction] = self.formats.for_jurisdiction(jurisdiction)
+        return fmt
 
     def context(self, d: Delivery, *, personal: bool = True) -> NoticeContext:
-        """The render context; `personal=False` leaves name slots for `_personalise`."""
+        """The render context; `personal=False` leaves name slots for `_personalise`.
+
+        Raises MissingSection (naming the section and locale) when a section the reader's
+        notice format requires is empty in their locale and in English."""
         locale = d.recipient.locale or "en"
         inc = d.incident
         child = d.subject.id != d.recipient.id
+        fmt = self.notice_format(d.jurisdiction)
+        texts, fallbacks = localise(inc, locale)
+        require_sections(fmt, texts, locale, d.jurisdiction)
+        contact = inc.contact or {}
+        accounts = (d.accounts if personal else (ACCOUNTS_SLOT,)) if d.accounts else ()
         return NoticeContext(
             recipient_name=d.recipient.name if personal else NAME_SLOT,
             subject_name=(d.subject.name if personal else CHILD_SLOT) if child else None,
             locale=locale,
             incident_ref=inc.id,
             title=inc.title,
-            description=pick_text(inc.description, locale),
-            impact=pick_text(inc.impact, locale),
-            measures_taken=pick_text(inc.measures_taken, locale),
-            measures_planned=pick_text(inc.measures_planned, locale),
-            advice=pick_text(inc.advice, locale),
-            remedies=pick_text(inc.remedies, locale),
+            description=texts["description"],
+            impact=texts["impact"],
+            measures_taken=texts["measures_taken"],
+            measures_planned=texts["measures_planned"],
+            advice=texts["advice"],
+            remedies=texts["remedies"],
             categories=d.categories,
             aware_at=inc.aware_at,
             occurred_at=inc.occurred_at,
-            contact_email=inc.contact.get("email"),
-            contact_phone=inc.contact.get("phone"),
-            contact_url=inc.contact.get("url"),
+            contact_email=contact.get("email"),
+            contact_phone=contact.get("phone"),
+            contact_url=contact.get("url"),
             time_zone=zone_name(d.recipient.country, d.recipient.region),
+            notice_format=fmt,
+            discovered_at=inc.discovered_at,
+            jurisdiction=d.jurisdiction,
+            fallbacks=fallbacks,
+            contact_dpo=contact.get("dpo"),
+            response_days=int(contact.get("response_days", RESPONSE_DAYS)),
+            accounts=accounts,
         )
 
     def render(self, d: Delivery) -> RenderedParts:
@@ -111,6 +163,8 @@ class Composer:
             d.categories,
             d.subject.id != d.recipient.id,
             zone_name(d.recipient.country, d.recipient.region),  # dates are in the reader's zone
+            self.notice_format(d.jurisdiction).id,  # headings and sections by jurisdiction
+            not d.accounts,
         )
         parts = self._cache.get(key)
         if parts is not None:
@@ -121,7 +175,7 @@ class Composer:
             self._cache[key] = parts
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
-        return _personalise(parts, d.recipient.name, d.subject.name)
+        return _personalise(parts, d.recipient.name, d.subject.name, d.accounts)
 
     def message(self, d: Delivery) -> RenderedMessage:
         parts = self.render(d)

@@ -70,3 +70,10 @@ def test_missing_fields_and_unknown_fields_are_all_reported_at_once() -> None:
 
 def test_a_file_that_is_not_a_mapping_is_rejected() -> None:
     assert "(file)" in problems(["not", "a", "mapping"])
+
+
+def test_the_contact_names_a_dpo_and_a_response_time_within_the_policys_seven_days() -> None:
+    spec = parse_incident_spec({**valid(), "contact": {"email": "p@example.org", "dpo": "J. Doe"}})
+    assert spec.contact.dpo == "J. Doe" and spec.contact.response_days == 7
+    found = problems({**valid(), "contact": {"response_days": 10}})
+    assert "contact.response_days" in found
