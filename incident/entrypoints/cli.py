@@ -25,6 +25,7 @@ from incident.entrypoints import (
     cli_notices,
     cli_obligations,
     cli_people,
+    cli_preview,
     cli_public,
 )
 from incident.errors import BreachNoticeError, ConfigError, DocumentError, InvalidInputs
@@ -80,6 +81,8 @@ def raise_cmd(
         for problem in exc.errors if isinstance(exc, InvalidInputs) else [exc]:
             typer.echo(f"  {problem}", err=True)
         raise typer.Exit(2) from exc
+    for warning in cli_preview.content_warnings(spec):  # what a regime asks and the file lacks
+        typer.echo(f"warning: {warning}", err=True)
     engine = make_engine(settings.database_url)
     create_schema(engine)
     incident_id = raise_incident(

@@ -18,7 +18,10 @@ from incident.service.enrich import queue_pending
 from incident.service.requeue import REQUEUABLE, requeue
 from incident.settings import Settings
 
-notices_app = typer.Typer(help="Repair notices: move them back to pending.", no_args_is_help=True)
+notices_app = typer.Typer(
+    help="Notices: preview them as people receive them, repair them after an outage.",
+    no_args_is_help=True,
+)
 err = Console(stderr=True)
 
 
@@ -71,4 +74,7 @@ def _publish(settings: Settings, engine: Engine, incident: Incident) -> int:
 
 
 def register(app: typer.Typer) -> None:
+    from incident.entrypoints import cli_preview
+
+    notices_app.command("preview")(cli_preview.preview_command)
     app.add_typer(notices_app, name="notices")

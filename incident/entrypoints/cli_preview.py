@@ -38,18 +38,12 @@ from incident.rendering import Renderer, normalize_locale
 from incident.service.compose import Composer, Delivery
 from incident.settings import templates_dir
 
-notices_app = typer.Typer(help="Notices as people receive them.", no_args_is_help=True)
 PREVIEW_ID = "PREVIEW"
 
 
 class Format(StrEnum):
     text = "text"
     html = "html"
-
-
-def register(app: typer.Typer) -> None:
-    """Add `breachnotice notices ...` to the CLI."""
-    app.add_typer(notices_app, name="notices")
 
 
 def incident_row(spec: IncidentSpec, incident_id: str = PREVIEW_ID) -> Incident:
@@ -122,7 +116,6 @@ def _report(problems: list[ContentProblem]) -> None:
         typer.echo(f"  {problem}", err=True)
 
 
-@notices_app.command("preview")
 def preview_command(
     incident_file: Annotated[Path, typer.Argument(help="Incident file, YAML or JSON.")],
     locale: Annotated[str, typer.Option(help="The reader's locale, e.g. nl or pt_BR.")] = "en",

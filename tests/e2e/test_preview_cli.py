@@ -6,24 +6,15 @@ import html
 from pathlib import Path
 
 import pytest
-import typer
 import yaml
 from typer.testing import CliRunner
 
 from incident.entrypoints import cli_preview
+from incident.entrypoints.cli import app
 from incident.settings import config_dir
 from tests.e2e.headings import CA_HEADINGS, HEADINGS, LOCALES
 
 EXAMPLE = config_dir() / "examples" / "incident.yaml"
-app = typer.Typer()
-
-
-@app.callback()
-def _root() -> None:
-    """Stands in for the `breachnotice` app until cli.py registers the sub-app."""
-
-
-cli_preview.register(app)
 
 
 def preview(*args: str) -> tuple[int, str, str]:
