@@ -23,6 +23,7 @@ from incident.adapters.db import make_engine, upgrade_to_head
 from incident.adapters.tables import DeliveryAttempt, Notice, SchemaInfo
 from incident.bootstrap import Runtime
 from incident.entrypoints.workers import run_all
+from incident.service.dispatch import BatchResult
 from tests.support.smtp import RecordingSMTPServer
 
 
@@ -88,10 +89,12 @@ def assert_no_tries_spent(engine: Engine, incident_id: str) -> None:
 
 
 @contextmanager
-def service(rt: Runtime, *, dispatchers: int = 1) -> Iterator[list[threading.Thread]]:
+def service(
+    rt: Runtime, *, dispatchers: int = 1, on_batch: Callable[[BatchResult], None] | None = None
+) -> Iterator[list[threading.Thread]]:
     """The service's own workers (relay, enricher, dispatchers) in threads of this process."""
     stop = threading.Event()
-    threads = run_all(rt, stop, dispatchers=dispatchers)
+    threads = run_all(rt, stop, dispatchers=dispatchers, on_batch=on_batch)
     try:
         yield threads
     finally:
