@@ -24,6 +24,7 @@ from incident.adapters.tables import DeliveryAttempt, Notice, SchemaInfo
 from incident.bootstrap import Runtime
 from incident.entrypoints.workers import run_all
 from incident.service.dispatch import BatchResult
+from incident.service.progress import NoticeCounts, notice_counts
 from tests.support.smtp import RecordingSMTPServer
 
 
@@ -70,13 +71,35 @@ def held_for_the_channel(engine: Engine, incident_id: str) -> int:
     return sum(1 for e in errors if e and ("channel fault" in e or "channel down" in e))
 
 
-def wait_for(what: str, predicate: Callable[[], bool], threads: list[threading.Thread]) -> None:
-    """Wait (at most 30 s) until `predicate` holds, failing early if a worker dies."""
-    deadline = time.monotonic() + 30
+def wait_for(
+    what: str,
+    predicate: Callable[[], bool],
+    threads: list[threading.Thread],
+    timeout: float = 30,
+) -> None:
+    """Wait until `predicate` holds, failing early if a worker dies."""
+    deadline = time.monotonic() + timeout
     while not predicate():
         assert_running(threads)
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
         time.sleep(0.1)
+
+
+def settle(
+    rt: Runtime,
+    incident_id: str,
+    expected: int,
+    threads: list[threading.Thread],
+    timeout: float = 30,
+) -> NoticeCounts:
+    """Wait until the incident's `expected` notices are settled; fail at once if a worker dies."""
+
+    def settled() -> bool:
+        counts = notice_counts(rt.engine, incident_id)
+        return counts.affected == expected and counts.done
+
+    wait_for(f"{expected} notices to settle", settled, threads, timeout=timeout)
+    return notice_counts(rt.engine, incident_id)
 
 
 def assert_no_tries_spent(engine: Engine, incident_id: str) -> None:

@@ -4,7 +4,7 @@ back on the same port: nobody's tries are spent on it and everybody is told once
 from __future__ import annotations
 
 from incident.adapters.local_broker import LocalBroker
-from tests.e2e.harness import make_settings, people, raise_for, runtime, seed, wait_settled
+from tests.e2e.harness import make_settings, people, raise_for, runtime, seed
 from tests.faults.pipeline import (
     assert_each_notified_once,
     assert_no_tries_spent,
@@ -14,6 +14,7 @@ from tests.faults.pipeline import (
     pause,
     prepare_database,
     service,
+    settle,
     wait_for,
 )
 from tests.support.smtp import RecordingSMTPServer
@@ -39,7 +40,7 @@ def test_a_relay_down_longer_than_the_old_retry_budget_costs_nobody_their_notice
             pause(8.0, threads)
             assert smtp_server.messages == []
             smtp_server.start()  # the same port
-            counts = wait_settled(rt, incident_id, 40, timeout=30)
+            counts = settle(rt, incident_id, 40, threads, timeout=30)
             assert_running(threads)
         assert counts.sent == 40 and counts.unreachable == 0
         assert_nobody_unreachable(rt.engine, incident_id, 40)

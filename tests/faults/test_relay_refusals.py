@@ -5,7 +5,7 @@ not a verdict on anybody: notices are held until the relay takes them, then sent
 from __future__ import annotations
 
 from incident.adapters.local_broker import LocalBroker
-from tests.e2e.harness import make_settings, people, raise_for, runtime, seed, wait_settled
+from tests.e2e.harness import make_settings, people, raise_for, runtime, seed
 from tests.faults.pipeline import (
     assert_each_notified_once,
     assert_no_tries_spent,
@@ -15,6 +15,7 @@ from tests.faults.pipeline import (
     pause,
     prepare_database,
     service,
+    settle,
     wait_for,
 )
 from tests.support.faulty_smtp import BusyGreeter, FaultySMTPServer
@@ -42,7 +43,7 @@ def test_a_relay_answering_421_at_the_greeting_holds_the_notices_until_it_is_hea
                 pause(4.0, threads)
                 greeter.stop()
                 smtp_server.start()  # the healthy relay, on the same port
-                counts = wait_settled(rt, incident_id, 30, timeout=30)
+                counts = settle(rt, incident_id, 30, threads, timeout=30)
                 assert_running(threads)
         finally:
             greeter.stop()
@@ -72,7 +73,7 @@ def test_a_relay_answering_530_at_mail_from_holds_the_notices_until_it_is_fixed(
             pause(4.0, threads)
             assert faulty_smtp.messages == []
             faulty_smtp.refuse_mail_for(0)  # the relay's configuration is fixed
-            counts = wait_settled(rt, incident_id, 30, timeout=30)
+            counts = settle(rt, incident_id, 30, threads, timeout=30)
             assert_running(threads)
         assert faulty_smtp.mail_refusals >= 2
         assert counts.sent == 30

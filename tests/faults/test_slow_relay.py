@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from incident.adapters.local_broker import LocalBroker
 from incident.service.dispatch import BatchResult
-from tests.e2e.harness import make_settings, people, raise_for, runtime, seed, wait_settled
+from tests.e2e.harness import make_settings, people, raise_for, runtime, seed
 from tests.faults.pipeline import (
     assert_each_notified_once,
     assert_nobody_unreachable,
     assert_running,
     prepare_database,
     service,
+    settle,
 )
 from tests.support.faulty_smtp import FaultySMTPServer
 
@@ -32,7 +33,7 @@ def test_a_relay_taking_a_second_per_message_yields_one_notice_per_person(
         seed(rt, rows)
         with service(rt, on_batch=batches.append) as threads:
             incident_id = raise_for(rt, [r["id"] for r in rows])
-            counts = wait_settled(rt, incident_id, 24, timeout=40)
+            counts = settle(rt, incident_id, 24, threads, timeout=40)
             assert_running(threads)
         assert counts.sent == 24
         assert_nobody_unreachable(rt.engine, incident_id, 24)
