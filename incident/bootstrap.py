@@ -168,10 +168,10 @@ def build_channels(runtime: Runtime) -> dict[str, Channel]:
 
 
 def contact_checks(settings: Settings) -> dict[str, ContactCheck]:
-    """Contact-point checks of the channels in use, keyed by the contact kind they check."""
+    """Contact-point checks of the channels that reach people, keyed by contact kind."""
     return {
         kind: _spec(name).check
-        for name in routed_channels(settings)
+        for name in dict.fromkeys(settings.dispatch.fallback_chain)
         for kind in _spec(name).contact_kinds
     }
 

@@ -137,13 +137,7 @@ class MessageConsumer:
     def poll(self, *, max_records: int, timeout_ms: int = 500) -> list[Record]:
         batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
         return [
-            Record(
-                m.topic,
-                m.partition,
-                m.offset,
-                m.key.decode("utf-8", "replace") if m.key else None,
-                m.value,
-            )
+            Record(m.topic, m.partition, m.offset, _key_text(m.key), m.value, m.key)
             for records in batches.values()
             for m in records
         ]

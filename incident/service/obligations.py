@@ -85,7 +85,11 @@ def facts_data(session: Session, incident: Incident, rules: Rules) -> dict[str, 
         select(IncidentClock).where(IncidentClock.incident_id == incident.id)
     ).all()
     data = _facts_mapping(incident, affected, unreachable, clocks, rules)
-    by_category = _counts_by_category(session, incident.id)
+    by_category = {
+        place: counts
+        for place, counts in _counts_by_category(session, incident.id).items()
+        if is_valid_jurisdiction(place)
+    }
     if by_category:
         data["affected_by_category"] = by_category
     return data

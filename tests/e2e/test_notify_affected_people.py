@@ -39,7 +39,9 @@ def test_an_incident_affecting_200_people_yields_exactly_200_emails_with_the_fou
         incident_id = raise_for(rt, [r["id"] for r in rows])
         counts = wait_settled(rt, incident_id, 200)
         with Session(rt.engine) as s:
-            attempts = s.exec(select(DeliveryAttempt)).all()
+            attempts = s.exec(
+                select(DeliveryAttempt).where(DeliveryAttempt.addressee_kind == "person")
+            ).all()
     assert counts.sent == 200
     assert [a.status for a in attempts] == ["sent"] * 200
     messages = parsed(smtp_server)
@@ -94,8 +96,12 @@ def test_redelivering_every_kafka_message_sends_no_second_email(
             stop.set()
             for thread in threads:
                 thread.join(timeout=30)
-    assert sum(r.sent for r in seen) == 0
+    # (The public notice and the regulator reports this incident also calls for may still be
+    # on their way: they are not emails, and their own keys keep them single too.)
     assert len(smtp_server.messages) == 200
+    with Session(rt.engine) as s:
+        tries = s.exec(select(DeliveryAttempt.tries).where(DeliveryAttempt.channel == "email"))
+        assert set(tries.all()) == {1}
 
 
 def test_a_person_without_an_email_address_is_recorded_as_not_reachable_by_email(

@@ -17,7 +17,6 @@ from tests.faults.pipeline import (
     assert_each_notified_once,
     assert_nobody_unreachable,
     assert_running,
-    prepare_database,
     service,
     settle,
     wait_for,
@@ -60,23 +59,12 @@ def _kill_and_restart_empty(broker: LocalBroker) -> None:
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "after the restart the broker knows no group member: MessageConsumer.commit "
-        "(incident/adapters/kafka_bus.py:146) raises kafka.errors.CommitFailedError "
-        "(UnknownMemberIdError), caught neither in run_enricher (entrypoints/workers.py:92) "
-        "nor in _dispatch_loop (entrypoints/workers.py:240): both threads die and _guarded "
-        "stops the service, instead of riding out the restart (DESIGN section 2)"
-    ),
-)
 def test_a_broker_killed_mid_fan_out_and_restarted_empty_is_refilled_by_the_sweep(
     sqlite_url: str, own_broker: LocalBroker, faulty_smtp: FaultySMTPServer
 ) -> None:
     settings = make_settings(sqlite_url, own_broker, faulty_smtp, batch_size=10)
     faulty_smtp.data_delay = 0.15  # ~25 messages a second over 4 connections: a fan-out to see
     rows = people(60)
-    prepare_database(sqlite_url)
     with runtime(settings) as rt:
         seed(rt, rows)
         with service(rt) as threads:

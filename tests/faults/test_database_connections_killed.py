@@ -17,7 +17,6 @@ from tests.faults.pipeline import (
     assert_each_notified_once,
     assert_nobody_unreachable,
     assert_running,
-    prepare_database,
     service,
     settle,
     wait_for,
@@ -37,19 +36,6 @@ def _terminate(application_name: str) -> int:
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a connection terminated while in use raises sqlalchemy OperationalError "
-        "(psycopg AdminShutdown / 'server closed the connection') that no worker loop "
-        "catches: pool_pre_ping only checks idle connections at checkout. Seen at "
-        "dispatch.py:157 handle -> _record (dispatch.py:365/369, claims.py:148) under "
-        "_dispatch_loop (entrypoints/workers.py:235), at relay.py:25 under run_relay "
-        "(workers.py:67) and at sweep.py:68 under run_enricher -> _sweep (workers.py:94/105): "
-        "the thread dies and _guarded stops the service; a dispatcher dying between send "
-        "and record leaves `sending` claims until the lease runs out"
-    ),
-)
 def test_database_connections_terminated_mid_batch_cost_nobody_their_notice(
     postgres_url: str, kafka_broker: LocalBroker, faulty_smtp: FaultySMTPServer
 ) -> None:
@@ -58,7 +44,6 @@ def test_database_connections_terminated_mid_batch_cost_nobody_their_notice(
     settings = make_settings(url, kafka_broker, faulty_smtp, batch_size=10)
     faulty_smtp.data_delay = 0.2  # ~20 messages a second over 4 connections
     rows = people(50)
-    prepare_database(url)
     with runtime(settings) as rt:
         seed(rt, rows)
         with service(rt) as threads:

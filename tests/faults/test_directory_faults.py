@@ -26,7 +26,6 @@ from tests.faults.pipeline import (
     assert_each_notified_once,
     assert_nobody_unreachable,
     assert_running,
-    prepare_database,
     service,
     settle,
 )
@@ -49,17 +48,6 @@ def _raise(rt: Runtime, scope: dict[str, Any]) -> str:
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "incident/service/enrich.py:153 gives a malformed row the jurisdiction 'ZZ'; the "
-        "IncidentEnriched handler (service/bus.py:40 refresh_obligations -> "
-        "service/obligations.py:46 parse_facts) refuses affected.ZZ with InvalidInputs "
-        "'unknown jurisdiction' (obligations/facts.py:192); _enrich_one "
-        "(entrypoints/workers.py:148) does not catch it, the enricher thread dies and "
-        "_guarded stops every worker: nobody is notified"
-    ),
-)
 def test_malformed_directory_rows_are_recorded_and_their_people_still_notified(
     sqlite_url: str, kafka_broker: LocalBroker, smtp_server: RecordingSMTPServer
 ) -> None:
@@ -67,7 +55,6 @@ def test_malformed_directory_rows_are_recorded_and_their_people_still_notified(
     rows = people(20)
     for pid, fields in MALFORMED.items():
         rows.append({**people(1)[0], "id": pid, "email": f"{pid}@example.com", **fields})
-    prepare_database(sqlite_url)
     with runtime(settings) as rt:
         seed(rt, rows)
         with service(rt) as threads:
@@ -103,7 +90,6 @@ def test_people_stored_with_bare_regions_are_in_scope_and_unknown_ids_are_counte
     elsewhere = [{**r, "country": "US", "region": "NY"} for r in people(4, prefix="ny")]
     listed = people(6, prefix="id")
     unknown = ["nobody-1", "nobody-2", "nobody-3"]
-    prepare_database(sqlite_url)
     with runtime(settings) as rt:
         seed(rt, bare + full + elsewhere + listed)
         with service(rt) as threads:

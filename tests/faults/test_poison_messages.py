@@ -19,7 +19,6 @@ from tests.faults.pipeline import (
     assert_each_notified_once,
     assert_nobody_unreachable,
     assert_running,
-    prepare_database,
     service,
     settle,
     wait_for,
@@ -59,7 +58,6 @@ def _poison_then_a_real_incident(
     they must all be told once, and the dead-letter reasons are returned."""
     settings = make_settings(database_url, broker, smtp)
     rows = people(10)
-    prepare_database(database_url)
     with runtime(settings) as rt:
         seed(rt, rows)
         _publish_raw(settings, poison)
@@ -100,15 +98,6 @@ def test_unreadable_jobs_are_dead_lettered_and_the_real_jobs_behind_them_deliver
     assert any("days ahead" in r for r in reasons), reasons
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "incident/service/planning.py:66 counts a job whose incident does not exist as "
-        "skipped, like a superseded notice_version: no dead letter, no poison_message audit "
-        "row, the job vanishes without a record (the enricher dead-letters an unknown "
-        "incident, entrypoints/workers.py:143; the dispatcher does not)"
-    ),
-)
 def test_a_job_for_an_unknown_incident_is_dead_lettered(
     sqlite_url: str, kafka_broker: LocalBroker, smtp_server: RecordingSMTPServer
 ) -> None:
@@ -119,16 +108,6 @@ def test_a_job_for_an_unknown_incident_is_dead_lettered(
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "incident/adapters/kafka_bus.py:139 MessageConsumer.poll decodes every key with "
-        "m.key.decode(): a non-UTF-8 key raises UnicodeDecodeError inside consumer.poll "
-        "(entrypoints/workers.py:230), before parse_notice_job's key check "
-        "(domain/messages.py _text) can dead-letter it; the dispatcher thread dies, _guarded "
-        "stops every worker, and the offset is never committed, so a restart dies again"
-    ),
-)
 def test_a_job_whose_key_is_not_utf8_is_dead_lettered(
     sqlite_url: str, kafka_broker: LocalBroker, smtp_server: RecordingSMTPServer
 ) -> None:

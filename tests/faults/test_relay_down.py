@@ -12,7 +12,6 @@ from tests.faults.pipeline import (
     assert_running,
     held_for_the_channel,
     pause,
-    prepare_database,
     service,
     settle,
     wait_for,
@@ -26,7 +25,6 @@ def test_a_relay_down_longer_than_the_old_retry_budget_costs_nobody_their_notice
     # With 5 tries 0.01 s apart, a per-person retry budget would be spent within a second.
     settings = make_settings(sqlite_url, kafka_broker, smtp_server, retry_base_seconds=0.01)
     rows = people(40)
-    prepare_database(sqlite_url)
     with runtime(settings) as rt:
         seed(rt, rows)
         smtp_server.stop()

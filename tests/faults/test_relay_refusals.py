@@ -13,7 +13,6 @@ from tests.faults.pipeline import (
     assert_running,
     held_for_the_channel,
     pause,
-    prepare_database,
     service,
     settle,
     wait_for,
@@ -27,7 +26,6 @@ def test_a_relay_answering_421_at_the_greeting_holds_the_notices_until_it_is_hea
 ) -> None:
     settings = make_settings(sqlite_url, kafka_broker, smtp_server, retry_base_seconds=0.01)
     rows = people(30)
-    prepare_database(sqlite_url)
     with runtime(settings) as rt:
         seed(rt, rows)
         smtp_server.stop()
@@ -59,7 +57,6 @@ def test_a_relay_answering_530_at_mail_from_holds_the_notices_until_it_is_fixed(
 ) -> None:
     settings = make_settings(sqlite_url, kafka_broker, faulty_smtp, retry_base_seconds=0.01)
     rows = people(30)
-    prepare_database(sqlite_url)
     faulty_smtp.refuse_mail_for(600)
     with runtime(settings) as rt:
         seed(rt, rows)

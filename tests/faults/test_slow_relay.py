@@ -11,7 +11,6 @@ from tests.faults.pipeline import (
     assert_each_notified_once,
     assert_nobody_unreachable,
     assert_running,
-    prepare_database,
     service,
     settle,
 )
@@ -29,7 +28,6 @@ def test_a_relay_taking_a_second_per_message_yields_one_notice_per_person(
     )
     faulty_smtp.data_delay = 1.0
     rows = people(24)
-    prepare_database(sqlite_url)
     batches: list[BatchResult] = []
     with runtime(settings) as rt:
         seed(rt, rows)
