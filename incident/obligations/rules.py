@@ -59,6 +59,9 @@ class Stage(_Frozen):
     target: str | None = None  # a `[targets]` key: the law names no fixed time
     target_hours: int | None = Field(default=None, ge=0)  # overrides the `[targets]` value
     words: str = Field(min_length=3)  # the deadline as the law words it
+    # business_days: the time of day the last business day ends at ("17:30" for EDGAR,
+    # 17 CFR 232.13(a)(2)); default the end of the day (23:59:59).
+    ends_at: str | None = Field(default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
     variants: tuple[Variant, ...] = ()
 
     @model_validator(mode="after")
@@ -70,6 +73,8 @@ class Stage(_Frozen):
                 "give exactly one of hours, calendar_days, business_days, months, target "
                 f"(found {given or 'none'})"
             )
+        if self.ends_at is not None and self.business_days is None:
+            raise ValueError("ends_at applies to business_days deadlines only")
         return self
 
     @property

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 
 from incident.obligations.clocks import (
     AuthorityCalendar,
@@ -12,6 +12,7 @@ from incident.obligations.clocks import (
     add_hours,
     add_months,
     paused,
+    postponed,
     start_of_next_year,
 )
 from incident.obligations.facts import IncidentFacts
@@ -73,7 +74,7 @@ def stage_clock(
         due, target = None, add_hours(start.at, hours).astimezone(cal.zone)
         note = _join(note, f"no fixed time in the law: organisation target {hours} h")
     else:
-        end = _advance(start.at, amount, unit, cal)
+        end = _advance(start.at, amount, unit, cal, stage.ends_at)
         due, target = (None, end) if start.from_target else (end, None)
     due, target, delay_note = _delay(rule, facts, start.at, due, target)
     return Clock(start.kind, start.at, due, target, _join(start.note, note, delay_note))
@@ -127,13 +128,17 @@ def _amount(stage: Stage, facts: IncidentFacts) -> tuple[int, str, str]:
     return amount, unit, "; ".join(notes)
 
 
-def _advance(start: datetime, amount: int, unit: str, cal: AuthorityCalendar) -> datetime:
+def _advance(
+    start: datetime, amount: int, unit: str, cal: AuthorityCalendar, ends_at: str | None = None
+) -> datetime:
     if unit == "hours":
         return add_hours(start, amount).astimezone(cal.zone)
     if unit == "calendar_days":
         return add_calendar_days(start, amount, cal)
     if unit == "months":
         return add_months(start, amount, cal)
+    if ends_at is not None:
+        return add_business_days(start, amount, cal, time.fromisoformat(ends_at))
     return add_business_days(start, amount, cal)
 
 
@@ -149,6 +154,11 @@ def _delay(
     if not allowed:
         return due, target, "a recorded law-enforcement delay does not extend this deadline"
     note = ""
+    if rule.law_enforcement_delay == "national_security_only":
+        # SEC Item 1.05(c): a postponement of the filing from its due time, not a pause.
+        if due is not None:
+            due, note = postponed(due, delay)
+        return due, target, note
     if due is not None:
         due, note = paused(due, start, delay)
     if target is not None:

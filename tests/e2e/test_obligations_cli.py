@@ -46,7 +46,7 @@ EXPECTED_DUE = {
     "us-tx-authority/report/US-TX": "2026-04-05T09:00:00-05:00",
     "us-fl-authority/report/US-FL": "2026-04-05T10:00:00-04:00",
     "us-wa-authority/report/US-WA": "2026-04-05T07:00:00-07:00",
-    "sec-8k/form_8k/US": "2026-03-12T23:59:59-04:00",
+    "sec-8k/form_8k/US": "2026-03-12T17:30:00-04:00",  # EDGAR cut-off, 17 CFR 232.13(a)(2)
 }
 NO_FIXED_TIME = [
     "pipl-authority/notice/CN",

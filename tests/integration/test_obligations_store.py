@@ -150,7 +150,8 @@ def test_a_recorded_materiality_starts_the_sec_clock(engine: Engine) -> None:
         s.commit()
         rows = {r.key: r for r in recompute_obligations(s, "inc-1", now=NOW)}
         s.commit()
-    assert rows["sec-8k/form_8k/US"].due == datetime(2026, 12, 3, 4, 59, 59, tzinfo=UTC)
+    # 17:30 ET on the fourth business day (17 CFR 232.13(a)(2)).
+    assert rows["sec-8k/form_8k/US"].due == datetime(2026, 12, 2, 22, 30, tzinfo=UTC)
 
 
 def test_an_unknown_incident_is_not_found(engine: Engine) -> None:

@@ -218,11 +218,20 @@ def test_illinois_notice_must_not_state_the_number_of_residents(obligations: Ass
 
 
 # ── SEC 8-K ──
+SEC = {"flags": {"public_company": True}, "material_at": "2026-11-25T10:00:00-05:00"}
+
+
+def test_an_8k_due_on_a_business_day_is_due_at_1730_eastern(obligations: Assess) -> None:
+    # 17 CFR 232.13(a)(2): an EDGAR filing after 5:30 pm ET counts as filed the next business day.
+    found = obligations(**SEC)
+    assert found["sec-8k/form_8k/US"].due == at("2026-12-02T17:30:00-05:00")
+
+
 def test_sec_8k_four_business_days_after_materiality_skipping_thanksgiving(
     obligations: Assess,
 ) -> None:
-    found = obligations(flags={"public_company": True}, material_at="2026-11-25T10:00:00-05:00")
-    assert found["sec-8k/form_8k/US"].due == at("2026-12-02T23:59:59-05:00")
+    ob = obligations(**SEC)["sec-8k/form_8k/US"]
+    assert ob.due is not None and ob.due.date().isoformat() == "2026-12-02"
 
 
 def test_sec_8k_clock_waits_for_the_materiality_determination(obligations: Assess) -> None:
@@ -231,11 +240,46 @@ def test_sec_8k_clock_waits_for_the_materiality_determination(obligations: Asses
     assert "sec-8k" not in regimes(obligations(material_at="2026-11-25T10:00:00-05:00"))
 
 
-def test_sec_8k_delay_only_on_a_national_security_finding(obligations: Assess) -> None:
-    base = {"flags": {"public_company": True}, "material_at": "2026-11-25T10:00:00-05:00"}
+def test_an_ordinary_police_request_does_not_delay_an_8k(obligations: Assess) -> None:
     police = {"start": "2026-11-26T00:00:00-05:00", "end": "2026-12-06T00:00:00-05:00"}
-    plain = obligations(**base, law_enforcement_delay=police)["sec-8k/form_8k/US"]
-    assert plain.due == at("2026-12-02T23:59:59-05:00")
-    security = {**police, "national_security": True}
-    held = obligations(**base, law_enforcement_delay=security)["sec-8k/form_8k/US"]
-    assert held.due == at("2026-12-12T23:59:59-05:00")
+    ob = obligations(**SEC, law_enforcement_delay=police)["sec-8k/form_8k/US"]
+    assert ob.due == at("2026-12-02T17:30:00-05:00")
+
+
+def test_an_attorney_general_finding_postpones_the_8k_to_the_end_of_the_period_it_specifies(
+    obligations: Assess,
+) -> None:
+    # Item 1.05(c): delay "for a time period specified by the Attorney General, up to 30 days,
+    # following the date when the disclosure ... was otherwise required": not a pause.
+    finding = {"start": "2026-11-30T09:00:00-05:00", "end": "2026-12-21T17:30:00-05:00",
+               "national_security": True}  # fmt: skip
+    ob = obligations(**SEC, law_enforcement_delay=finding)["sec-8k/form_8k/US"]
+    assert ob.due == at("2026-12-21T17:30:00-05:00")
+    assert "postponed" in ob.clock_note and "paused" not in ob.clock_note
+
+
+def test_an_attorney_general_finding_made_on_the_due_time_takes_effect(
+    obligations: Assess,
+) -> None:
+    finding = {"start": "2026-12-02T17:30:00-05:00", "end": "2027-01-04T17:30:00-05:00",
+               "national_security": True}  # fmt: skip
+    ob = obligations(**SEC, law_enforcement_delay=finding)["sec-8k/form_8k/US"]
+    assert ob.due == at("2027-01-04T17:30:00-05:00")
+
+
+def test_an_attorney_general_finding_after_the_due_time_changes_nothing(
+    obligations: Assess,
+) -> None:
+    finding = {"start": "2026-12-02T17:31:00-05:00", "end": "2027-01-04T17:30:00-05:00",
+               "national_security": True}  # fmt: skip
+    ob = obligations(**SEC, law_enforcement_delay=finding)["sec-8k/form_8k/US"]
+    assert ob.due == at("2026-12-02T17:30:00-05:00")
+
+
+def test_no_attorney_general_postponement_reaches_beyond_120_days(obligations: Assess) -> None:
+    # 30 days, a further 30, then up to 60 more for national security only.
+    finding = {"start": "2026-12-01T09:00:00-05:00", "end": "2027-12-01T17:30:00-05:00",
+               "national_security": True}  # fmt: skip
+    ob = obligations(**SEC, law_enforcement_delay=finding)["sec-8k/form_8k/US"]
+    assert ob.due == at("2027-04-01T17:30:00-04:00")  # 120 days later, 17:30 ET
+    assert "120 days" in ob.clock_note
