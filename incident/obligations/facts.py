@@ -23,7 +23,10 @@ MAX_PROBLEMS = 50  # reported at once; a file with more is cut short with a coun
 # Instants outside these years are typing mistakes, and would overflow deadline arithmetic.
 YEARS = range(1970, 2200)
 # Optional instants that start some clocks; `aware_at` is the only required one.
-CLOCK_FIELDS = ("discovered_at", "determined_at", "material_at", "assessed_at", "handled_at")
+CLOCK_FIELDS = (
+    "discovered_at", "determined_at", "material_at", "assessed_at", "handled_at",
+    "extortion_paid_at",
+)  # fmt: skip
 _KNOWN_KEYS = frozenset(
     {
         "aware_at",
@@ -71,6 +74,7 @@ class IncidentFacts:
     material_at: datetime | None = None
     assessed_at: datetime | None = None
     handled_at: datetime | None = None
+    extortion_paid_at: datetime | None = None  # 23 NYCRR 500.17(c): an extortion payment made
     establishment: str | None = None  # EU member state of main establishment or representative
     notice_cost_usd: float | None = None
     law_enforcement_delay: LawEnforcementDelay | None = None

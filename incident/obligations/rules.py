@@ -22,7 +22,7 @@ RECIPIENTS = ("authority", "individuals", "media", "public", "register", "credit
 # What starts a clock: an instant of the incident, or another deadline (`stage:` / `rule:`).
 CLOCK_STARTS = (
     "awareness", "discovery", "determination", "materiality", "assessment", "handling_end",
-    "year_end_of_discovery", "question_received",
+    "year_end_of_discovery", "question_received", "extortion_payment",
 )  # fmt: skip
 
 Scope = Literal["each", "each_country", "all"]

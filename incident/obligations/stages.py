@@ -25,6 +25,7 @@ _FACT_OF_START = {
     "materiality": "material_at",
     "assessment": "assessed_at",
     "handling_end": "handled_at",
+    "extortion_payment": "extortion_paid_at",
 }
 
 

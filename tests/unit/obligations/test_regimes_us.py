@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
+
 from tests.unit.obligations.conftest import Assess, keys_of, regimes
 
 HIPAA = {"hipaa_covered": True}
@@ -130,6 +132,34 @@ def test_new_york_dfs_72_hours_of_determination_are_real_hours_across_us_dst(
         determined_at="2026-03-06T12:00:00-05:00",
     )
     assert found["us-ny-dfs/report/US-NY"].due == at("2026-03-09T13:00:00-04:00")
+
+
+@pytest.mark.parametrize("affected", [{"NL": 3}, {"US-CA": 2}, {}])
+def test_dfs_72_hours_for_any_cybersecurity_incident_at_a_covered_entity_wherever_people_live(
+    obligations: Assess, affected: dict[str, int]
+) -> None:
+    # 23 NYCRR 500.17(a)(1): the duty follows the covered entity, not New York residents.
+    found = obligations(
+        affected=affected, flags={"dfs_regulated": True}, determined_at="2026-03-06T12:00:00-05:00"
+    )
+    assert found["us-ny-dfs/report/US-NY"].due == at("2026-03-09T13:00:00-04:00")
+
+
+def test_dfs_extortion_payment_24_hours_notice_and_30_days_written_explanation(
+    obligations: Assess,
+) -> None:
+    # 23 NYCRR 500.17(c): notice within 24 hours of the payment; reasons within 30 days.
+    flags = {"dfs_regulated": True, "extortion_payment": True}
+    found = obligations(flags=flags, extortion_paid_at="2026-03-10T15:00:00-04:00")
+    assert found["us-ny-dfs-extortion/payment_notice/US-NY"].due == at("2026-03-11T15:00:00-04:00")
+    explanation = found["us-ny-dfs-extortion/explanation/US-NY"]
+    assert explanation.due == at("2026-04-09T15:00:00-04:00")
+    assert "reasons_payment_was_necessary" in explanation.content_items
+
+
+def test_no_extortion_payment_means_no_dfs_payment_notice(obligations: Assess) -> None:
+    found = obligations(flags={"dfs_regulated": True})
+    assert not keys_of(found, "us-ny-dfs-extortion")
 
 
 # ── Texas ──
