@@ -38,6 +38,8 @@ class Clock:
     note: str
 
 
+SENT = "sent:"  # a clock that runs from a notice actually sent: `sent:<rule id>/<stage>`
+
 # Computed clocks by (rule id, stage): [(authority jurisdiction, clock)], for `rule:` starts.
 Done = dict[tuple[str, str], list[tuple[str, Clock]]]
 
@@ -58,7 +60,16 @@ def stage_clock(
     if start.at is None and stage.clock_fallback:
         fallback = _start(stage.clock_fallback, facts, cal, local, done)
         note = f"{stage.clock_start} not recorded: counted from {fallback.kind}"
-        start = _Start(fallback.at, fallback.kind, _join(note, fallback.note), fallback.from_target)
+        projected = fallback.from_target
+        if stage.clock_start.startswith(SENT) and _amount(stage, facts)[0] > 0:
+            # The clock runs from the notice actually sent: until then it has not started, and
+            # the earlier notice's deadline only projects the latest it could end.
+            note = (
+                f"{start.kind} not yet recorded: the clock starts when that notice is sent; "
+                f"projected from {fallback.kind} (not a legal due time)"
+            )
+            projected = True
+        start = _Start(fallback.at, fallback.kind, _join(note, fallback.note), projected)
     if start.at is None:
         return Clock(
             start.kind, None, None, None, _join(f"clock starts at {start.kind}", start.note)
@@ -93,6 +104,8 @@ def _start(
         return _Start(
             start_of_next_year(discovered, cal), "end of the calendar year of discovery", note
         )
+    if name.startswith(SENT):
+        return _sent(name.removeprefix(SENT), facts, cal)
     if name.startswith("stage:"):
         return _from_clock(name.removeprefix("stage:"), local.get(name.removeprefix("stage:")))
     if name.startswith("rule:"):
@@ -101,6 +114,14 @@ def _start(
         same = [c for a, c in clocks if a == cal.jurisdiction] or [c for _, c in clocks]
         return _from_clock(f"{rule_id} {stage}", same[0] if same else None)
     return _Start(None, name)  # e.g. question_received: a clock per question, never the incident's
+
+
+def _sent(rule_stage: str, facts: IncidentFacts, cal: AuthorityCalendar) -> _Start:
+    """When the notice of `rule id/stage` was actually sent (to this authority, if recorded)."""
+    kind = f"{rule_stage} notice sent"
+    sent = facts.notified_at
+    at = sent.get(f"{rule_stage}/{cal.jurisdiction}") or sent.get(rule_stage)
+    return _Start(at, kind)
 
 
 def _from_clock(label: str, clock: Clock | None) -> _Start:

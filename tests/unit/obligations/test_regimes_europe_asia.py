@@ -102,7 +102,22 @@ def test_nis2_early_warning_24h_notification_72h_final_report_a_month_later(
     )
     assert found["nis2-authority/early_warning/NL"].due == at("2026-03-07T16:00:00+01:00")
     assert found["nis2-authority/notification/NL"].due == at("2026-03-09T16:00:00+01:00")
-    assert found["nis2-authority/final_report/NL"].due == at("2026-04-09T16:00:00+02:00")
+    final = found["nis2-authority/final_report/NL"]
+    assert final.due is None, "the month runs from the notification actually submitted"
+    assert final.target == at("2026-04-09T16:00:00+02:00"), "projected from its deadline"
+
+
+def test_the_nis2_final_report_is_due_a_month_after_the_incident_notification_was_sent(
+    obligations: Assess,
+) -> None:
+    # Art. 23(4)(d): "not later than one month after the submission of the incident notification"
+    found = obligations(
+        severity="high", flags={"nis2_entity": True}, establishment="NL", affected={"NL": 1},
+        notified_at={"nis2-authority/notification": "2026-03-07T11:00:00+01:00"},
+    )  # fmt: skip
+    final = found["nis2-authority/final_report/NL"]
+    assert final.due == at("2026-04-07T11:00:00+02:00")
+    assert final.clock_start == at("2026-03-07T11:00:00+01:00")
 
 
 def test_nis2_trust_service_providers_notify_within_24_hours(obligations: Assess) -> None:
@@ -179,7 +194,23 @@ def test_lgpd_anpd_and_subjects_within_3_business_days_in_brasilia(obligations: 
     )
     assert found["lgpd-authority/notification/BR"].due == at("2026-04-07T23:59:59-03:00")
     assert found["lgpd-individuals/notice/BR"].due == at("2026-04-07T23:59:59-03:00")
-    assert found["lgpd-authority/supplement/BR"].due == at("2026-05-07T23:59:59-03:00")
+    supplement = found["lgpd-authority/supplement/BR"]
+    assert supplement.due is None, "20 business days run from the communication actually made"
+    assert supplement.target == at("2026-05-07T23:59:59-03:00")
+
+
+def test_the_lgpd_supplement_runs_20_business_days_from_the_communication_to_the_anpd(
+    obligations: Assess,
+) -> None:
+    # Res. CD/ANPD 15/2024 Art. 6 §3: supplementary information within 20 business days
+    # "counted from the date of the communication".
+    found = obligations(
+        aware_at="2026-04-01T15:00:00-03:00", affected={"BR": 10}, categories=["credentials"],
+        severity="high",
+        notified_at={"lgpd-authority/notification": "2026-04-02T10:00:00-03:00"},
+    )  # fmt: skip
+    # Good Friday, Tiradentes and Labour Day are not business days in Brasília.
+    assert found["lgpd-authority/supplement/BR"].due == at("2026-05-05T23:59:59-03:00")
 
 
 def test_lgpd_small_agents_get_double_time(obligations: Assess) -> None:

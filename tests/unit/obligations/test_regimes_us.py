@@ -92,7 +92,38 @@ def test_california_residents_within_30_days_and_the_ag_15_days_after(
         discovered_at="2026-03-01T09:00:00-08:00",
     )
     assert found["us-ca-individuals/notice/US-CA"].due == at("2026-03-31T09:00:00-07:00")
-    assert found["us-ca-authority/sample_copy/US-CA"].due == at("2026-04-15T09:00:00-07:00")
+    sample = found["us-ca-authority/sample_copy/US-CA"]
+    assert sample.due is None, "15 days run from the residents' notice, not from its deadline"
+    assert sample.target == at("2026-04-15T09:00:00-07:00")
+
+
+def test_the_california_ag_sample_copy_is_due_15_days_after_residents_are_notified(
+    obligations: Assess,
+) -> None:
+    # Civ. Code 1798.82(f): a sample copy within 15 calendar days of notifying residents: a
+    # notice sent early brings the sample copy forward.
+    found = obligations(
+        affected={"US-CA": 501}, categories=["credentials"],
+        discovered_at="2026-03-01T09:00:00-08:00",
+        notified_at={"us-ca-individuals/notice": "2026-03-05T14:00:00-08:00"},
+    )  # fmt: skip
+    assert found["us-ca-authority/sample_copy/US-CA"].due == at("2026-03-20T14:00:00-07:00")
+
+
+def test_notices_due_with_the_residents_notice_are_due_when_it_is_actually_sent(
+    obligations: Assess,
+) -> None:
+    # 899-aa(8)(a), 815 ILCS 530/10(e)(1), 45 CFR 164.408(b): at the time residents are told.
+    sent = "2026-03-09T10:00:00-05:00"
+    found = obligations(
+        affected={"US-NY": 600, "US-IL": 501}, categories=["payment", "health"],
+        flags=HIPAA,
+        notified_at={"us-ny-individuals/notice": sent, "us-il-individuals/notice": sent,
+                     "hipaa-individuals/notice": sent},
+    )  # fmt: skip
+    for key in ("us-ny-authority/report/US-NY", "us-il-authority/report/US-IL",
+                "hipaa-hhs-500/report/US"):  # fmt: skip
+        assert found[key].due == at(sent), key
 
 
 def test_california_ag_only_for_more_than_500_residents(obligations: Assess) -> None:
