@@ -33,19 +33,22 @@ class AuthorityCalendar:
     zone: ZoneInfo
     holiday_calendar: str  # "BR-DF", "US", "" for none
     _holidays: Any = field(default=None, compare=False, repr=False)
+    closures: tuple[str, ...] = ()  # "MM-DD" days the authority is closed every year
 
     def is_business_day(self, day: date) -> bool:
         weekend = getattr(self._holidays, "weekend", {5, 6}) if self._holidays else {5, 6}
-        if day.weekday() in weekend:
+        if day.weekday() in weekend or day.strftime("%m-%d") in self.closures:
             return False
         return self._holidays is None or day not in self._holidays
 
 
 @lru_cache(maxsize=256)
-def authority_calendar(jurisdiction: str, zone: str, holiday_calendar: str) -> AuthorityCalendar:
+def authority_calendar(
+    jurisdiction: str, zone: str, holiday_calendar: str, closures: tuple[str, ...] = ()
+) -> AuthorityCalendar:
     """The calendar of an authority; an unknown holiday calendar falls back to weekends only."""
     return AuthorityCalendar(
-        jurisdiction, ZoneInfo(zone), holiday_calendar, _holidays_of(holiday_calendar)
+        jurisdiction, ZoneInfo(zone), holiday_calendar, _holidays_of(holiday_calendar), closures
     )
 
 
@@ -97,6 +100,18 @@ def add_business_days(
         if cal.is_business_day(day):
             counted += 1
     return _localise(datetime.combine(day, ends), cal.zone)
+
+
+def roll_to_business_day(due: datetime, cal: AuthorityCalendar) -> datetime:
+    """A deadline falling on a day the authority is closed moves to the next business day, at
+    the same wall-clock time (Japan: Act on Holidays of Administrative Organs, Art. 2)."""
+    local = due.astimezone(cal.zone)
+    day = local.date()
+    while not cal.is_business_day(day):
+        day += timedelta(days=1)
+    if day == local.date():
+        return local
+    return _localise(datetime.combine(day, local.time()), cal.zone)
 
 
 def start_of_next_year(instant: datetime, cal: AuthorityCalendar) -> datetime:

@@ -62,6 +62,9 @@ class Stage(_Frozen):
     # business_days: the time of day the last business day ends at ("17:30" for EDGAR,
     # 17 CFR 232.13(a)(2)); default the end of the day (23:59:59).
     ends_at: str | None = Field(default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    # A deadline falling on a weekend, public holiday or closure day of the authority moves to
+    # its next business day (Japan: Act on Holidays of Administrative Organs, Art. 2).
+    rolls_to_business_day: bool = False
     variants: tuple[Variant, ...] = ()
 
     @model_validator(mode="after")
@@ -125,6 +128,7 @@ class Rules(_Frozen):
     groups: dict[str, tuple[str, ...]]  # "EU" -> member states
     zones: dict[str, str]  # jurisdiction -> IANA time zone of its authority
     calendars: dict[str, str]  # jurisdiction -> holiday calendar, where not the default
+    closures: dict[str, tuple[str, ...]] = {}  # jurisdiction -> "MM-DD" yearly closure days
     flags: dict[str, str]  # flag -> what it means
     rules: tuple[Rule, ...]
 

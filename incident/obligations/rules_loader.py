@@ -23,7 +23,7 @@ from incident.obligations.rules import CLOCK_STARTS, RECIPIENTS, REGIMES, Rule, 
 from incident.settings import config_dir
 
 RULES_FILE = "obligations.toml"
-_SECTIONS = {"targets", "groups", "zones", "calendars", "flags", "rule"}
+_SECTIONS = {"targets", "groups", "zones", "calendars", "closures", "flags", "rule"}
 
 
 def default_rules_path() -> Path:
@@ -46,7 +46,8 @@ def load_rules(path: Path | None = None) -> Rules:
         if key not in _SECTIONS:
             raise ConfigError(name, key, "-", f"unknown section; use {sorted(_SECTIONS)}")
     tables = {
-        key: _table(name, data, key) for key in ("targets", "groups", "zones", "calendars", "flags")
+        key: _table(name, data, key)
+        for key in ("targets", "groups", "zones", "calendars", "closures", "flags")
     }
     rules = tuple(_rule(name, i, entry) for i, entry in enumerate(_rule_list(name, data)))
     try:

@@ -13,6 +13,7 @@ from incident.obligations.clocks import (
     add_months,
     paused,
     postponed,
+    roll_to_business_day,
     start_of_next_year,
 )
 from incident.obligations.facts import IncidentFacts
@@ -87,6 +88,11 @@ def stage_clock(
         note = _join(note, f"no fixed time in the law: organisation target {hours} h")
     else:
         end = _advance(start.at, amount, unit, cal, stage.ends_at)
+        if stage.rolls_to_business_day:
+            rolled = roll_to_business_day(end, cal)
+            if rolled != end:
+                note = _join(note, "the last day is a closed day: moved to the next business day")
+            end = rolled
         due, target = (None, end) if start.from_target else (end, None)
     due, target, delay_note = _delay(rule, facts, start.at, due, target)
     return Clock(start.kind, start.at, due, target, _join(start.note, note, delay_note))

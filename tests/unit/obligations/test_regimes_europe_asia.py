@@ -173,7 +173,23 @@ def test_appi_more_than_1000_persons_triggers_ppc_reports(obligations: Assess) -
 
 def test_appi_final_report_takes_60_days_when_the_leak_may_be_wrongful(obligations: Assess) -> None:
     found = obligations(affected={"JP": 3}, flags={"malicious": True})
-    assert found["appi-authority/final/JP"].due == at("2026-05-06T00:00:00+09:00")
+    # Day 60 is 6 May 2026, a substitute holiday: the report is due the next working day.
+    assert found["appi-authority/final/JP"].due == at("2026-05-07T00:00:00+09:00")
+
+
+def test_an_appi_deadline_falling_in_golden_week_rolls_to_the_next_working_day(
+    obligations: Assess,
+) -> None:
+    # Act on Holidays of Administrative Organs Art. 2: 30 days from 3 April end on Sunday 3 May
+    # (Constitution Day); 4-6 May are holidays too, so the report is due Thursday 7 May.
+    found = obligations(aware_at="2026-04-03T10:00:00+09:00", affected={"JP": 1001})
+    assert found["appi-authority/final/JP"].due == at("2026-05-07T10:00:00+09:00")
+
+
+def test_an_appi_deadline_in_the_year_end_closure_rolls_to_4_january(obligations: Assess) -> None:
+    # 29 December to 3 January are holidays of administrative organs (Art. 1(1)(iii)).
+    found = obligations(aware_at="2026-11-30T10:00:00+09:00", affected={"JP": 1001})
+    assert found["appi-authority/final/JP"].due == at("2027-01-04T10:00:00+09:00")
 
 
 def test_appi_card_data_trigger_even_one_person_unless_highly_encrypted(
