@@ -80,6 +80,11 @@ def add_calendar_days(start: datetime, days: int, cal: AuthorityCalendar) -> dat
     return _localise(wall, cal.zone)
 
 
+def end_of_local_day(instant: datetime, cal: AuthorityCalendar) -> datetime:
+    """23:59:59 of the day `instant` falls on, in the authority's time zone."""
+    return _localise(datetime.combine(instant.astimezone(cal.zone).date(), END_OF_DAY), cal.zone)
+
+
 def add_months(start: datetime, months: int, cal: AuthorityCalendar) -> datetime:
     local = start.astimezone(cal.zone)
     month_index = local.month - 1 + months

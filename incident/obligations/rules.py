@@ -65,6 +65,9 @@ class Stage(_Frozen):
     # A deadline falling on a weekend, public holiday or closure day of the authority moves to
     # its next business day (Japan: Act on Holidays of Administrative Organs, Art. 2).
     rolls_to_business_day: bool = False
+    # calendar_days: the deadline is the end (23:59:59) of the last day counted, not the same
+    # wall-clock time ("no later than 3 calendar days after the day", Singapore PDPA s. 26D(1)).
+    end_of_day: bool = False
     variants: tuple[Variant, ...] = ()
 
     @model_validator(mode="after")
@@ -78,6 +81,8 @@ class Stage(_Frozen):
             )
         if self.ends_at is not None and self.business_days is None:
             raise ValueError("ends_at applies to business_days deadlines only")
+        if self.end_of_day and self.calendar_days is None:
+            raise ValueError("end_of_day applies to calendar_days deadlines only")
         return self
 
     @property

@@ -11,6 +11,7 @@ from incident.obligations.clocks import (
     add_calendar_days,
     add_hours,
     add_months,
+    end_of_local_day,
     paused,
     postponed,
     roll_to_business_day,
@@ -88,6 +89,8 @@ def stage_clock(
         note = _join(note, f"no fixed time in the law: organisation target {hours} h")
     else:
         end = _advance(start.at, amount, unit, cal, stage.ends_at)
+        if stage.end_of_day:
+            end = end_of_local_day(end, cal)
         if stage.rolls_to_business_day:
             rolled = roll_to_business_day(end, cal)
             if rolled != end:

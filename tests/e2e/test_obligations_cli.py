@@ -36,7 +36,6 @@ EXPECTED_DUE = {
     "nis2-authority/early_warning/NL": "2026-03-07T16:00:00+01:00",
     "appi-authority/final/JP": "2026-04-06T00:00:00+09:00",
     "lgpd-authority/notification/BR": "2026-03-11T23:59:59-03:00",
-    "sg-pdpa-authority/notification/SG": "2026-04-08T23:00:00+08:00",
     "au-privacy-authority/assessment/AU": "2026-04-06T02:00:00+10:00",
     "kr-pipa-authority/report/KR": "2026-03-10T00:00:00+09:00",
     "us-ca-individuals/notice/US-CA": "2026-04-05T07:00:00-07:00",
@@ -55,6 +54,8 @@ NO_FIXED_TIME = [
     # Clocks that run from a notice actually sent: not started, projected from the deadline.
     "nis2-authority/final_report/NL",
     "us-ca-authority/sample_copy/US-CA",
+    # Singapore: 30-day assessment is PDPC guidance, so the notification is projected only.
+    "sg-pdpa-authority/notification/SG",
     "policy-individuals/notice/JP",
 ]
 

@@ -250,15 +250,30 @@ def test_lgpd_contact_data_alone_is_recorded_but_not_notified(obligations: Asses
 def test_singapore_500_individuals_is_a_significant_scale_for_the_pdpc(obligations: Assess) -> None:
     assert "sg-pdpa" not in regimes(obligations(affected={"SG": 499}))
     found = obligations(affected={"SG": 500}, assessed_at="2026-03-10T12:00:00+08:00")
-    assert found["sg-pdpa-authority/notification/SG"].due == at("2026-03-13T12:00:00+08:00")
+    assert found["sg-pdpa-authority/notification/SG"].due is not None
     assert not keys_of(found, "sg-pdpa-individuals"), "scale alone does not require telling people"
 
 
 def test_singapore_significant_harm_means_telling_individuals(obligations: Assess) -> None:
     found = obligations(affected={"SG": 2}, categories=["identity_document"])
     assert keys_of(found, "sg-pdpa-individuals")
-    # No assessment recorded: the PDPC deadline is counted from the expected 30-day assessment.
-    assert found["sg-pdpa-authority/notification/SG"].due == at("2026-04-08T23:00:00+08:00")
+    # No assessment recorded: no legal due time yet; projected from the 30-day guidance target.
+    ob = found["sg-pdpa-authority/notification/SG"]
+    assert ob.due is None and ob.target == at("2026-04-08T23:59:59+08:00")
+
+
+def test_the_pdpc_is_told_by_the_end_of_the_third_day_after_the_day_of_assessment(
+    obligations: Assess,
+) -> None:
+    # PDPA s. 26D(1): "no later than 3 calendar days after the day the organisation assesses".
+    found = obligations(affected={"SG": 500}, assessed_at="2026-03-10T12:00:00+08:00")
+    assert found["sg-pdpa-authority/notification/SG"].due == at("2026-03-13T23:59:59+08:00")
+
+
+def test_the_30_day_singapore_assessment_is_pdpc_guidance_not_law(obligations: Assess) -> None:
+    # s. 26C(3) asks for a reasonable and expeditious assessment; 30 days is the PDPC's target.
+    ob = obligations(affected={"SG": 500})["sg-pdpa-authority/assessment/SG"]
+    assert ob.due is None and ob.target == at("2026-04-05T23:00:00+08:00")
 
 
 # ── Australia ──
