@@ -304,8 +304,36 @@ def test_korea_reports_1000_subjects_to_the_pipc(obligations: Assess) -> None:
     assert found["kr-pipa-authority/report/KR"].due == at("2026-03-10T00:00:00+09:00")
 
 
-def test_korea_reports_unauthorised_access_whatever_the_number(obligations: Assess) -> None:
-    assert keys_of(obligations(affected={"KR": 1}, flags={"malicious": True}), "kr-pipa-authority")
+def test_korea_reports_unlawful_access_from_outside_whatever_the_number(
+    obligations: Assess,
+) -> None:
+    # Decree Art. 40(1)(3): unlawful access from outside, not any wrongful act.
+    found = obligations(affected={"KR": 1}, flags={"external_unlawful_access": True})
+    assert keys_of(found, "kr-pipa-authority")
+
+
+def test_korea_an_insider_leak_of_few_people_is_not_reported_to_the_pipc(
+    obligations: Assess,
+) -> None:
+    found = obligations(affected={"KR": 1}, flags={"malicious": True})
+    assert not keys_of(found, "kr-pipa-authority")
+    assert keys_of(found, "kr-pipa-individuals"), "the data subjects are still told"
+
+
+def test_korea_no_report_where_the_data_were_recovered_before_anyone_accessed_them(
+    obligations: Assess,
+) -> None:
+    # Decree Art. 40(1) proviso.
+    flags = {"external_unlawful_access": True, "recovered_before_access": True}
+    assert not keys_of(obligations(affected={"KR": 5000}, flags=flags), "kr-pipa-authority")
+
+
+def test_korea_72_hours_run_from_becoming_aware_of_a_possible_leak(obligations: Assess) -> None:
+    # PIPA Art. 34 as amended (in force 2026-09-11): awareness of the possibility starts the clock.
+    found = obligations(aware_at="2026-09-14T09:00:00+09:00", affected={"KR": 1})
+    ob = found["kr-pipa-individuals/notice/KR"]
+    assert ob.due == at("2026-09-17T09:00:00+09:00")
+    assert "possibility" in ob.deadline
 
 
 # ── Canada ──
