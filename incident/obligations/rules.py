@@ -16,7 +16,8 @@ from incident.obligations.conditions import Condition
 REGIMES = (
     "gdpr", "uk-gdpr", "nis2", "pipl", "cac", "appi", "lgpd", "sg-pdpa", "au-privacy",
     "kr-pipa", "ca-pipeda", "hipaa", "us-ca", "us-ny", "us-tx", "us-fl", "us-ma", "us-wa",
-    "us-il", "sec-8k", "policy",
+    "us-il", "us-co", "us-me", "us-al", "us-az", "us-in", "us-md", "us-nm", "us-oh", "us-or",
+    "us-ri", "us-tn", "us-vt", "us-wi", "us-ct", "us-de", "us-la", "us-sd", "sec-8k", "policy",
 )  # fmt: skip
 RECIPIENTS = ("authority", "individuals", "media", "public", "register", "credit_bureaus")
 # What starts a clock: an instant of the incident, or another deadline (`stage:` / `rule:`).

@@ -26,6 +26,10 @@ REQUIRED_PAIRS = {
     ("us-ma", "authority"), ("us-wa", "individuals"), ("us-wa", "authority"),
     ("us-il", "individuals"), ("us-il", "authority"), ("sec-8k", "authority"),
     ("policy", "individuals"), ("policy", "authority"), ("policy", "public"),
+    *{(f"us-{s}", "individuals") for s in ("co", "me", "al", "az", "in", "md", "nm", "oh", "or",
+                                            "ri", "tn", "vt", "wi", "ct", "de", "la", "sd")},
+    *{(f"us-{s}", "authority") for s in ("co", "me", "al", "az", "in", "md", "nm", "or", "ri",
+                                          "vt", "ct", "de", "la", "sd")},
 }  # fmt: skip
 
 
