@@ -4,7 +4,8 @@
 - `calendar_days` and `months` keep the wall-clock time in the authority's time zone:
   16:00 in Amsterdam plus 30 days is 16:00 in Amsterdam, whatever the offset became.
 - `business_days` skip the authority's weekend and public holidays; the day the clock starts
-  is not counted, and the deadline is the end (23:59:59) of the last business day counted.
+  is not counted, and the deadline is the end (23:59:59) of the last business day counted, or
+  an earlier cut-off where the authority closes its books sooner (EDGAR: 17:30 ET).
 """
 
 from __future__ import annotations
@@ -32,19 +33,22 @@ class AuthorityCalendar:
     zone: ZoneInfo
     holiday_calendar: str  # "BR-DF", "US", "" for none
     _holidays: Any = field(default=None, compare=False, repr=False)
+    closures: tuple[str, ...] = ()  # "MM-DD" days the authority is closed every year
 
     def is_business_day(self, day: date) -> bool:
         weekend = getattr(self._holidays, "weekend", {5, 6}) if self._holidays else {5, 6}
-        if day.weekday() in weekend:
+        if day.weekday() in weekend or day.strftime("%m-%d") in self.closures:
             return False
         return self._holidays is None or day not in self._holidays
 
 
 @lru_cache(maxsize=256)
-def authority_calendar(jurisdiction: str, zone: str, holiday_calendar: str) -> AuthorityCalendar:
+def authority_calendar(
+    jurisdiction: str, zone: str, holiday_calendar: str, closures: tuple[str, ...] = ()
+) -> AuthorityCalendar:
     """The calendar of an authority; an unknown holiday calendar falls back to weekends only."""
     return AuthorityCalendar(
-        jurisdiction, ZoneInfo(zone), holiday_calendar, _holidays_of(holiday_calendar)
+        jurisdiction, ZoneInfo(zone), holiday_calendar, _holidays_of(holiday_calendar), closures
     )
 
 
@@ -76,6 +80,11 @@ def add_calendar_days(start: datetime, days: int, cal: AuthorityCalendar) -> dat
     return _localise(wall, cal.zone)
 
 
+def end_of_local_day(instant: datetime, cal: AuthorityCalendar) -> datetime:
+    """23:59:59 of the day `instant` falls on, in the authority's time zone."""
+    return _localise(datetime.combine(instant.astimezone(cal.zone).date(), END_OF_DAY), cal.zone)
+
+
 def add_months(start: datetime, months: int, cal: AuthorityCalendar) -> datetime:
     local = start.astimezone(cal.zone)
     month_index = local.month - 1 + months
@@ -84,15 +93,30 @@ def add_months(start: datetime, months: int, cal: AuthorityCalendar) -> datetime
     return _localise(local.replace(tzinfo=None, year=year, month=month, day=day), cal.zone)
 
 
-def add_business_days(start: datetime, days: int, cal: AuthorityCalendar) -> datetime:
-    """End of the `days`-th business day after the local date of `start`."""
+def add_business_days(
+    start: datetime, days: int, cal: AuthorityCalendar, ends: time = END_OF_DAY
+) -> datetime:
+    """The `days`-th business day after the local date of `start`, at `ends` (default: the end
+    of that day; 17:30 for an EDGAR filing, 17 CFR 232.13(a)(2))."""
     day = start.astimezone(cal.zone).date()
     counted = 0
     while counted < days:
         day += timedelta(days=1)
         if cal.is_business_day(day):
             counted += 1
-    return _localise(datetime.combine(day, END_OF_DAY), cal.zone)
+    return _localise(datetime.combine(day, ends), cal.zone)
+
+
+def roll_to_business_day(due: datetime, cal: AuthorityCalendar) -> datetime:
+    """A deadline falling on a day the authority is closed moves to the next business day, at
+    the same wall-clock time (Japan: Act on Holidays of Administrative Organs, Art. 2)."""
+    local = due.astimezone(cal.zone)
+    day = local.date()
+    while not cal.is_business_day(day):
+        day += timedelta(days=1)
+    if day == local.date():
+        return local
+    return _localise(datetime.combine(day, local.time()), cal.zone)
 
 
 def start_of_next_year(instant: datetime, cal: AuthorityCalendar) -> datetime:
@@ -122,6 +146,39 @@ def paused(
     return add_hours(
         due, held.total_seconds() / 3600
     ), f"clock paused {_span(held)} by a law-enforcement delay"
+
+
+# SEC Form 8-K Item 1.05(c): up to 30 days, a further 30, then up to 60 more (national security
+# only): no Attorney General postponement reaches beyond 120 days after the original due time.
+MAX_POSTPONEMENT_DAYS = 120
+PUBLIC_SAFETY_POSTPONEMENT_DAYS = 60
+
+
+def postponed(due: datetime, delay: LawEnforcementDelay) -> tuple[datetime | None, str]:
+    """`due` postponed to the end of the period an Attorney General finding specifies (SEC Form
+    8-K Item 1.05(c)): the period runs from the date the filing was otherwise due; it is not a
+    pause of the clock. A finding made at or before the due time takes effect."""
+    if delay.start > due:
+        return due, "Attorney General finding recorded after the filing was due: no effect"
+    if delay.end is None:
+        return None, (
+            f"filing postponed by an Attorney General finding (Item 1.05(c)): due when the period "
+            f"the Attorney General specifies ends, up to 30 days after {due.isoformat()}; "
+            "record the end of that period"
+        )
+    if delay.end <= due:
+        return due, "the Attorney General's period ended before the filing was due: no effect"
+    cap = due + timedelta(days=MAX_POSTPONEMENT_DAYS)
+    new_due = min(delay.end, cap).astimezone(due.tzinfo)
+    note = (
+        "filing postponed to the end of the period the Attorney General specified "
+        f"({_span(new_due - due)} after the original due time; Item 1.05(c))"
+    )
+    if delay.end > cap:
+        note += f"; capped at {MAX_POSTPONEMENT_DAYS} days, the longest Item 1.05(c) allows"
+    elif delay.end > due + timedelta(days=PUBLIC_SAFETY_POSTPONEMENT_DAYS):
+        note += "; beyond 60 days only on a national-security (not public-safety) finding"
+    return new_due, note
 
 
 def _span(delta: timedelta) -> str:

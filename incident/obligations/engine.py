@@ -97,7 +97,8 @@ def calendar_for(authority: str, rules: Rules) -> AuthorityCalendar:
         holiday_calendar = default_holiday_calendar(authority)
     else:
         holiday_calendar = ""
-    return authority_calendar(authority, zone, holiday_calendar)
+    closures = rules.closures.get(authority) or rules.closures.get(country_of(authority)) or ()
+    return authority_calendar(authority, zone, holiday_calendar, tuple(closures))
 
 
 def _obligations(

@@ -6,6 +6,7 @@ Every problem in a facts file is reported at once as `InvalidInputs` of
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -23,7 +24,10 @@ MAX_PROBLEMS = 50  # reported at once; a file with more is cut short with a coun
 # Instants outside these years are typing mistakes, and would overflow deadline arithmetic.
 YEARS = range(1970, 2200)
 # Optional instants that start some clocks; `aware_at` is the only required one.
-CLOCK_FIELDS = ("discovered_at", "determined_at", "material_at", "assessed_at", "handled_at")
+CLOCK_FIELDS = (
+    "discovered_at", "determined_at", "material_at", "assessed_at", "handled_at",
+    "extortion_paid_at",
+)  # fmt: skip
 _KNOWN_KEYS = frozenset(
     {
         "aware_at",
@@ -37,8 +41,12 @@ _KNOWN_KEYS = frozenset(
         "establishment",
         "notice_cost_usd",
         "law_enforcement_delay",
+        "notified_at",
     }
 )
+# `notified_at` keys: the rule stage whose notice was actually sent, "<rule id>/<stage>", or
+# "<rule id>/<stage>/<authority jurisdiction>" where a rule has one obligation per authority.
+NOTICE_KEY = re.compile(r"^[a-z0-9][a-z0-9-]*/[a-z0-9_]+(/[A-Z]{2}(-[A-Z0-9]{1,3})?)?$")
 
 
 _DELAY_KEYS = frozenset({"start", "end", "national_security"})
@@ -71,9 +79,13 @@ class IncidentFacts:
     material_at: datetime | None = None
     assessed_at: datetime | None = None
     handled_at: datetime | None = None
+    extortion_paid_at: datetime | None = None  # 23 NYCRR 500.17(c): an extortion payment made
     establishment: str | None = None  # EU member state of main establishment or representative
     notice_cost_usd: float | None = None
     law_enforcement_delay: LawEnforcementDelay | None = None
+    # When each notice was actually sent: {"us-ca-individuals/notice": instant}. Clocks that
+    # run from a notice (`sent:` starts) start here, not at the earlier notice's deadline.
+    notified_at: Mapping[str, datetime] = field(default_factory=dict)
 
     def flag(self, name: str) -> bool:
         return bool(self.flags.get(name, False))
@@ -111,6 +123,7 @@ def parse_facts(data: Mapping[Any, Any], known_flags: Iterable[str]) -> Incident
         "establishment": _establishment(data.get("establishment"), errors),
         "notice_cost_usd": _cost(data.get("notice_cost_usd"), errors),
         "law_enforcement_delay": _delay(data.get("law_enforcement_delay"), errors),
+        "notified_at": _notified(_or_empty(data.get("notified_at")), errors),
     }
     _check_unreachable(facts_kw["affected"], facts_kw["unreachable"], errors)
     if errors or aware_at is None:
@@ -294,6 +307,23 @@ def _delay(value: Any, errors: list[InvalidInput]) -> LawEnforcementDelay | None
     if start is None:
         return None
     return LawEnforcementDelay(start, end, national_security is True)
+
+
+def _notified(value: Any, errors: list[InvalidInput]) -> dict[str, datetime]:
+    if not isinstance(value, dict):
+        rule = "must map rule stages (e.g. lgpd-authority/notification) to when notice was sent"
+        errors.append(InvalidInput("notified_at", clipped(value), rule))
+        return {}
+    out: dict[str, datetime] = {}
+    for key, when in value.items():
+        if not isinstance(key, str) or not NOTICE_KEY.match(key):
+            rule = "must be <rule id>/<stage> or <rule id>/<stage>/<jurisdiction>"
+            errors.append(InvalidInput(f"notified_at.{clipped(key)}", clipped(key), rule))
+            continue
+        instant = _as_instant(f"notified_at.{key}", when, errors)
+        if instant is not None:
+            out[key] = instant
+    return dict(sorted(out.items()))
 
 
 def _check_unreachable(

@@ -16,13 +16,14 @@ from incident.obligations.conditions import Condition
 REGIMES = (
     "gdpr", "uk-gdpr", "nis2", "pipl", "cac", "appi", "lgpd", "sg-pdpa", "au-privacy",
     "kr-pipa", "ca-pipeda", "hipaa", "us-ca", "us-ny", "us-tx", "us-fl", "us-ma", "us-wa",
-    "us-il", "sec-8k", "policy",
+    "us-il", "us-co", "us-me", "us-al", "us-az", "us-in", "us-md", "us-nm", "us-oh", "us-or",
+    "us-ri", "us-tn", "us-vt", "us-wi", "us-ct", "us-de", "us-la", "us-sd", "sec-8k", "policy",
 )  # fmt: skip
 RECIPIENTS = ("authority", "individuals", "media", "public", "register", "credit_bureaus")
 # What starts a clock: an instant of the incident, or another deadline (`stage:` / `rule:`).
 CLOCK_STARTS = (
     "awareness", "discovery", "determination", "materiality", "assessment", "handling_end",
-    "year_end_of_discovery", "question_received",
+    "year_end_of_discovery", "question_received", "extortion_payment",
 )  # fmt: skip
 
 Scope = Literal["each", "each_country", "all"]
@@ -59,6 +60,15 @@ class Stage(_Frozen):
     target: str | None = None  # a `[targets]` key: the law names no fixed time
     target_hours: int | None = Field(default=None, ge=0)  # overrides the `[targets]` value
     words: str = Field(min_length=3)  # the deadline as the law words it
+    # business_days: the time of day the last business day ends at ("17:30" for EDGAR,
+    # 17 CFR 232.13(a)(2)); default the end of the day (23:59:59).
+    ends_at: str | None = Field(default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    # A deadline falling on a weekend, public holiday or closure day of the authority moves to
+    # its next business day (Japan: Act on Holidays of Administrative Organs, Art. 2).
+    rolls_to_business_day: bool = False
+    # calendar_days: the deadline is the end (23:59:59) of the last day counted, not the same
+    # wall-clock time ("no later than 3 calendar days after the day", Singapore PDPA s. 26D(1)).
+    end_of_day: bool = False
     variants: tuple[Variant, ...] = ()
 
     @model_validator(mode="after")
@@ -70,6 +80,10 @@ class Stage(_Frozen):
                 "give exactly one of hours, calendar_days, business_days, months, target "
                 f"(found {given or 'none'})"
             )
+        if self.ends_at is not None and self.business_days is None:
+            raise ValueError("ends_at applies to business_days deadlines only")
+        if self.end_of_day and self.calendar_days is None:
+            raise ValueError("end_of_day applies to calendar_days deadlines only")
         return self
 
     @property
@@ -120,6 +134,7 @@ class Rules(_Frozen):
     groups: dict[str, tuple[str, ...]]  # "EU" -> member states
     zones: dict[str, str]  # jurisdiction -> IANA time zone of its authority
     calendars: dict[str, str]  # jurisdiction -> holiday calendar, where not the default
+    closures: dict[str, tuple[str, ...]] = {}  # jurisdiction -> "MM-DD" yearly closure days
     flags: dict[str, str]  # flag -> what it means
     rules: tuple[Rule, ...]
 

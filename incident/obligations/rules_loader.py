@@ -23,7 +23,7 @@ from incident.obligations.rules import CLOCK_STARTS, RECIPIENTS, REGIMES, Rule, 
 from incident.settings import config_dir
 
 RULES_FILE = "obligations.toml"
-_SECTIONS = {"targets", "groups", "zones", "calendars", "flags", "rule"}
+_SECTIONS = {"targets", "groups", "zones", "calendars", "closures", "flags", "rule"}
 
 
 def default_rules_path() -> Path:
@@ -46,7 +46,8 @@ def load_rules(path: Path | None = None) -> Rules:
         if key not in _SECTIONS:
             raise ConfigError(name, key, "-", f"unknown section; use {sorted(_SECTIONS)}")
     tables = {
-        key: _table(name, data, key) for key in ("targets", "groups", "zones", "calendars", "flags")
+        key: _table(name, data, key)
+        for key in ("targets", "groups", "zones", "calendars", "closures", "flags")
     }
     rules = tuple(_rule(name, i, entry) for i, entry in enumerate(_rule_list(name, data)))
     try:
@@ -139,7 +140,8 @@ def _check_rule(rules: Rules, rule: Rule, earlier: set[str]) -> None:
                 raise fail(
                     f"stages[{i}].{key}",
                     f"unknown clock start {value!r}; use one of "
-                    f"{list(CLOCK_STARTS)}, stage:<earlier stage> or rule:<earlier id>/<stage>",
+                    f"{list(CLOCK_STARTS)}, stage:<earlier stage>, rule:<earlier id>/<stage> "
+                    "or sent:<id>/<stage>",
                 )
         if stage.target is not None and stage.target not in rules.targets:
             raise fail(f"stages[{i}].target", f"{stage.target!r} is not in [targets]")
@@ -185,6 +187,9 @@ def _valid_start(rules: Rules, value: str, stages: list[str], earlier: set[str])
         return True
     if value.startswith("stage:"):
         return value.removeprefix("stage:") in stages
+    if value.startswith("sent:"):  # a notice actually sent: any rule of the file, any order
+        rule_id, _, stage = value.removeprefix("sent:").partition("/")
+        return any(r.id == rule_id and any(s.stage == stage for s in r.stages) for r in rules.rules)
     if value.startswith("rule:"):
         rule_id, _, stage = value.removeprefix("rule:").partition("/")
         return rule_id in earlier and any(s.stage == stage for s in rules.by_id(rule_id).stages)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 
 from incident.obligations.clocks import (
     AuthorityCalendar,
@@ -11,7 +11,10 @@ from incident.obligations.clocks import (
     add_calendar_days,
     add_hours,
     add_months,
+    end_of_local_day,
     paused,
+    postponed,
+    roll_to_business_day,
     start_of_next_year,
 )
 from incident.obligations.facts import IncidentFacts
@@ -24,6 +27,7 @@ _FACT_OF_START = {
     "materiality": "material_at",
     "assessment": "assessed_at",
     "handling_end": "handled_at",
+    "extortion_payment": "extortion_paid_at",
 }
 
 
@@ -35,6 +39,8 @@ class Clock:
     target: datetime | None
     note: str
 
+
+SENT = "sent:"  # a clock that runs from a notice actually sent: `sent:<rule id>/<stage>`
 
 # Computed clocks by (rule id, stage): [(authority jurisdiction, clock)], for `rule:` starts.
 Done = dict[tuple[str, str], list[tuple[str, Clock]]]
@@ -56,7 +62,16 @@ def stage_clock(
     if start.at is None and stage.clock_fallback:
         fallback = _start(stage.clock_fallback, facts, cal, local, done)
         note = f"{stage.clock_start} not recorded: counted from {fallback.kind}"
-        start = _Start(fallback.at, fallback.kind, _join(note, fallback.note), fallback.from_target)
+        projected = fallback.from_target
+        if stage.clock_start.startswith(SENT) and _amount(stage, facts)[0] > 0:
+            # The clock runs from the notice actually sent: until then it has not started, and
+            # the earlier notice's deadline only projects the latest it could end.
+            note = (
+                f"{start.kind} not yet recorded: the clock starts when that notice is sent; "
+                f"projected from {fallback.kind} (not a legal due time)"
+            )
+            projected = True
+        start = _Start(fallback.at, fallback.kind, _join(note, fallback.note), projected)
     if start.at is None:
         return Clock(
             start.kind, None, None, None, _join(f"clock starts at {start.kind}", start.note)
@@ -73,7 +88,14 @@ def stage_clock(
         due, target = None, add_hours(start.at, hours).astimezone(cal.zone)
         note = _join(note, f"no fixed time in the law: organisation target {hours} h")
     else:
-        end = _advance(start.at, amount, unit, cal)
+        end = _advance(start.at, amount, unit, cal, stage.ends_at)
+        if stage.end_of_day:
+            end = end_of_local_day(end, cal)
+        if stage.rolls_to_business_day:
+            rolled = roll_to_business_day(end, cal)
+            if rolled != end:
+                note = _join(note, "the last day is a closed day: moved to the next business day")
+            end = rolled
         due, target = (None, end) if start.from_target else (end, None)
     due, target, delay_note = _delay(rule, facts, start.at, due, target)
     return Clock(start.kind, start.at, due, target, _join(start.note, note, delay_note))
@@ -91,6 +113,8 @@ def _start(
         return _Start(
             start_of_next_year(discovered, cal), "end of the calendar year of discovery", note
         )
+    if name.startswith(SENT):
+        return _sent(name.removeprefix(SENT), facts, cal)
     if name.startswith("stage:"):
         return _from_clock(name.removeprefix("stage:"), local.get(name.removeprefix("stage:")))
     if name.startswith("rule:"):
@@ -99,6 +123,14 @@ def _start(
         same = [c for a, c in clocks if a == cal.jurisdiction] or [c for _, c in clocks]
         return _from_clock(f"{rule_id} {stage}", same[0] if same else None)
     return _Start(None, name)  # e.g. question_received: a clock per question, never the incident's
+
+
+def _sent(rule_stage: str, facts: IncidentFacts, cal: AuthorityCalendar) -> _Start:
+    """When the notice of `rule id/stage` was actually sent (to this authority, if recorded)."""
+    kind = f"{rule_stage} notice sent"
+    sent = facts.notified_at
+    at = sent.get(f"{rule_stage}/{cal.jurisdiction}") or sent.get(rule_stage)
+    return _Start(at, kind)
 
 
 def _from_clock(label: str, clock: Clock | None) -> _Start:
@@ -127,13 +159,17 @@ def _amount(stage: Stage, facts: IncidentFacts) -> tuple[int, str, str]:
     return amount, unit, "; ".join(notes)
 
 
-def _advance(start: datetime, amount: int, unit: str, cal: AuthorityCalendar) -> datetime:
+def _advance(
+    start: datetime, amount: int, unit: str, cal: AuthorityCalendar, ends_at: str | None = None
+) -> datetime:
     if unit == "hours":
         return add_hours(start, amount).astimezone(cal.zone)
     if unit == "calendar_days":
         return add_calendar_days(start, amount, cal)
     if unit == "months":
         return add_months(start, amount, cal)
+    if ends_at is not None:
+        return add_business_days(start, amount, cal, time.fromisoformat(ends_at))
     return add_business_days(start, amount, cal)
 
 
@@ -149,6 +185,11 @@ def _delay(
     if not allowed:
         return due, target, "a recorded law-enforcement delay does not extend this deadline"
     note = ""
+    if rule.law_enforcement_delay == "national_security_only":
+        # SEC Item 1.05(c): a postponement of the filing from its due time, not a pause.
+        if due is not None:
+            due, note = postponed(due, delay)
+        return due, target, note
     if due is not None:
         due, note = paused(due, start, delay)
     if target is not None:

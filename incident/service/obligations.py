@@ -17,11 +17,13 @@ from sqlalchemy import String, and_, cast, distinct, func
 from sqlmodel import Session, col, select
 
 from incident.adapters.obligation_tables import IncidentClock, ObligationRecord
-from incident.adapters.tables import AffectedPerson, Incident, Notice
+from incident.adapters.tables import AffectedPerson, DeliveryAttempt, Incident, Notice
 from incident.domain.jurisdiction import is_valid_jurisdiction
-from incident.domain.model import NoticeStatus
+from incident.domain.model import AddresseeKind, NoticeStatus
 from incident.errors import NotFound
 from incident.obligations import IncidentFacts, Obligation, Rules, assess, load_rules, parse_facts
+from incident.obligations.engine import matches
+from incident.obligations.facts import NOTICE_KEY
 
 _CLOCK_NAMES = ("determined_at", "material_at", "assessed_at", "handled_at")
 # Columns that make two obligation rows "the same obligation, same clock".
@@ -92,7 +94,57 @@ def facts_data(session: Session, incident: Incident, rules: Rules) -> dict[str, 
     }
     if by_category:
         data["affected_by_category"] = by_category
+    notified = _notices_sent(session, incident.id, rules)
+    if notified:
+        data["notified_at"] = notified
     return data
+
+
+def _notices_sent(session: Session, incident_id: str, rules: Rules) -> dict[str, datetime]:
+    """When the notices that start `sent:` clocks were first sent (accepted by a channel):
+    an authority notice by its obligation key; individuals' notices per rule, from the first
+    person notified in the jurisdictions the rule covers."""
+    sent = col(DeliveryAttempt.sent_at)
+    of_incident = (DeliveryAttempt.incident_id == incident_id, sent.is_not(None))
+    out: dict[str, datetime] = {}
+    authority = (
+        select(DeliveryAttempt.addressee_id, func.min(sent))
+        .where(*of_incident, DeliveryAttempt.addressee_kind == AddresseeKind.AUTHORITY.value)
+        .group_by(col(DeliveryAttempt.addressee_id))
+    )
+    for key, at in session.exec(authority).all():
+        if at is not None and NOTICE_KEY.match(key.removesuffix("/-")):
+            out[key.removesuffix("/-")] = at
+    persons = (
+        select(AffectedPerson.jurisdiction, func.min(sent))
+        .join(AffectedPerson, and_(
+            col(AffectedPerson.incident_id) == col(DeliveryAttempt.incident_id),
+            col(AffectedPerson.person_id) == col(DeliveryAttempt.person_id),
+        ))
+        .where(*of_incident, DeliveryAttempt.addressee_kind == AddresseeKind.PERSON.value)
+        .group_by(col(AffectedPerson.jurisdiction))
+    )  # fmt: skip
+    first_by_place = {j: at for j, at in session.exec(persons).all() if at is not None}
+    referenced = {
+        s.clock_start.removeprefix("sent:")
+        for r in rules.rules
+        for s in r.stages
+        if s.clock_start.startswith("sent:")
+    }
+    for rule in rules.rules:
+        if rule.recipient != "individuals":
+            continue
+        cond = rule.applies_when
+        times = [
+            at
+            for place, at in first_by_place.items()
+            if (not cond.jurisdictions or matches(place, cond.jurisdictions, rules))
+            and not matches(place, cond.not_jurisdictions, rules)
+        ]
+        for stage in rule.stages:
+            if f"{rule.id}/{stage.stage}" in referenced and times:
+                out[f"{rule.id}/{stage.stage}"] = min(times)
+    return dict(sorted(out.items()))
 
 
 def _known_places(counts: Mapping[str, int]) -> dict[str, int]:

@@ -34,19 +34,16 @@ EXPECTED_DUE = {
     "gdpr-authority/notification/NL": "2026-03-09T16:00:00+01:00",
     "uk-gdpr-authority/notification/GB": "2026-03-09T15:00:00+00:00",
     "nis2-authority/early_warning/NL": "2026-03-07T16:00:00+01:00",
-    "nis2-authority/final_report/NL": "2026-04-09T16:00:00+02:00",
     "appi-authority/final/JP": "2026-04-06T00:00:00+09:00",
     "lgpd-authority/notification/BR": "2026-03-11T23:59:59-03:00",
-    "sg-pdpa-authority/notification/SG": "2026-04-08T23:00:00+08:00",
     "au-privacy-authority/assessment/AU": "2026-04-06T02:00:00+10:00",
     "kr-pipa-authority/report/KR": "2026-03-10T00:00:00+09:00",
     "us-ca-individuals/notice/US-CA": "2026-04-05T07:00:00-07:00",
-    "us-ca-authority/sample_copy/US-CA": "2026-04-20T07:00:00-07:00",
     "us-ny-individuals/notice/US-NY": "2026-04-05T10:00:00-04:00",
     "us-tx-authority/report/US-TX": "2026-04-05T09:00:00-05:00",
     "us-fl-authority/report/US-FL": "2026-04-05T10:00:00-04:00",
     "us-wa-authority/report/US-WA": "2026-04-05T07:00:00-07:00",
-    "sec-8k/form_8k/US": "2026-03-12T23:59:59-04:00",
+    "sec-8k/form_8k/US": "2026-03-12T17:30:00-04:00",  # EDGAR cut-off, 17 CFR 232.13(a)(2)
 }
 NO_FIXED_TIME = [
     "pipl-authority/notice/CN",
@@ -54,6 +51,11 @@ NO_FIXED_TIME = [
     "ca-pipeda-authority/report/CA",
     "us-ma-individuals/notice/US-MA",
     "us-il-authority/report/US-IL",
+    # Clocks that run from a notice actually sent: not started, projected from the deadline.
+    "nis2-authority/final_report/NL",
+    "us-ca-authority/sample_copy/US-CA",
+    # Singapore: 30-day assessment is PDPC guidance, so the notification is projected only.
+    "sg-pdpa-authority/notification/SG",
     "policy-individuals/notice/JP",
 ]
 

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from incident.adapters.obligation_tables import ObligationRecord
-from incident.adapters.tables import AffectedPerson, Incident, Notice, Person
+from incident.adapters.tables import AffectedPerson, DeliveryAttempt, Incident, Notice, Person
 from incident.errors import NotFound
 from incident.service.obligations import (
     mark_met,
@@ -150,7 +150,33 @@ def test_a_recorded_materiality_starts_the_sec_clock(engine: Engine) -> None:
         s.commit()
         rows = {r.key: r for r in recompute_obligations(s, "inc-1", now=NOW)}
         s.commit()
-    assert rows["sec-8k/form_8k/US"].due == datetime(2026, 12, 3, 4, 59, 59, tzinfo=UTC)
+    # 17:30 ET on the fourth business day (17 CFR 232.13(a)(2)).
+    assert rows["sec-8k/form_8k/US"].due == datetime(2026, 12, 2, 22, 30, tzinfo=UTC)
+
+
+def sent_attempt(person_id: str, at: datetime) -> DeliveryAttempt:
+    return DeliveryAttempt(
+        idempotency_key=f"k-{person_id}", incident_id="inc-1", addressee_kind="person",
+        addressee_id=person_id, person_id=person_id, channel="email", notice_version=1,
+        status="sent", message_id=f"m-{person_id}", worker_id="w", claimed_at=at, sent_at=at,
+    )  # fmt: skip
+
+
+def test_the_ca_sample_copy_clock_starts_when_residents_are_first_notified(
+    engine: Engine,
+) -> None:
+    # Civ. Code 1798.82(f): 15 calendar days from notifying residents, taken from delivery rows.
+    seed(engine, {"US-CA": 501})
+    first = datetime(2026, 3, 9, 17, 0, tzinfo=UTC)
+    with session(engine) as s:
+        before = {r.key: r for r in recompute_obligations(s, "inc-1", now=NOW)}
+        assert before["us-ca-authority/sample_copy/US-CA"].due is None
+        s.add(sent_attempt("p1", first + timedelta(hours=3)))
+        s.add(sent_attempt("p0", first))
+        s.commit()
+        rows = {r.key: r for r in recompute_obligations(s, "inc-1", now=NOW)}
+        s.commit()
+    assert rows["us-ca-authority/sample_copy/US-CA"].due == first + timedelta(days=15)
 
 
 def test_an_unknown_incident_is_not_found(engine: Engine) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -77,6 +77,12 @@ def test_business_days_skip_tiradentes_and_labour_day() -> None:
 def test_sec_business_days_skip_thanksgiving() -> None:
     material = at("2026-11-25T10:00:00-05:00")  # Thanksgiving is Thursday 26 November
     assert add_business_days(material, 4, SEC) == at("2026-12-02T23:59:59-05:00")
+
+
+def test_a_business_day_deadline_can_end_at_an_earlier_cut_off() -> None:
+    material = at("2026-11-25T10:00:00-05:00")
+    cut_off = add_business_days(material, 4, SEC, time(17, 30))
+    assert cut_off == at("2026-12-02T17:30:00-05:00")
 
 
 def test_a_clock_started_on_a_saturday_counts_from_monday() -> None:

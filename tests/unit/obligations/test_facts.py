@@ -82,3 +82,12 @@ def test_a_yaml_time_without_offset_is_refused(rules: Rules, tmp_path: Path) -> 
     path.write_text("aware_at: 2026-03-06T16:00:00\nseverity: low\n", encoding="utf-8")
     with pytest.raises(InvalidInputs, match="aware_at"):
         load_facts_file(path, rules.flags)
+
+
+def test_a_notice_sent_time_names_its_rule_stage_and_needs_an_offset(rules: Rules) -> None:
+    found = problems(
+        rules,
+        notified_at={"us-ca-individuals/notice": "2026-03-05", "US-CA notice": "2026-03-05"},
+    )
+    assert "needs a time and a UTC offset" in found["notified_at.us-ca-individuals/notice"][1]
+    assert "<rule id>/<stage>" in found["notified_at.US-CA notice"][1]

@@ -102,7 +102,22 @@ def test_nis2_early_warning_24h_notification_72h_final_report_a_month_later(
     )
     assert found["nis2-authority/early_warning/NL"].due == at("2026-03-07T16:00:00+01:00")
     assert found["nis2-authority/notification/NL"].due == at("2026-03-09T16:00:00+01:00")
-    assert found["nis2-authority/final_report/NL"].due == at("2026-04-09T16:00:00+02:00")
+    final = found["nis2-authority/final_report/NL"]
+    assert final.due is None, "the month runs from the notification actually submitted"
+    assert final.target == at("2026-04-09T16:00:00+02:00"), "projected from its deadline"
+
+
+def test_the_nis2_final_report_is_due_a_month_after_the_incident_notification_was_sent(
+    obligations: Assess,
+) -> None:
+    # Art. 23(4)(d): "not later than one month after the submission of the incident notification"
+    found = obligations(
+        severity="high", flags={"nis2_entity": True}, establishment="NL", affected={"NL": 1},
+        notified_at={"nis2-authority/notification": "2026-03-07T11:00:00+01:00"},
+    )  # fmt: skip
+    final = found["nis2-authority/final_report/NL"]
+    assert final.due == at("2026-04-07T11:00:00+02:00")
+    assert final.clock_start == at("2026-03-07T11:00:00+01:00")
 
 
 def test_nis2_trust_service_providers_notify_within_24_hours(obligations: Assess) -> None:
@@ -158,7 +173,23 @@ def test_appi_more_than_1000_persons_triggers_ppc_reports(obligations: Assess) -
 
 def test_appi_final_report_takes_60_days_when_the_leak_may_be_wrongful(obligations: Assess) -> None:
     found = obligations(affected={"JP": 3}, flags={"malicious": True})
-    assert found["appi-authority/final/JP"].due == at("2026-05-06T00:00:00+09:00")
+    # Day 60 is 6 May 2026, a substitute holiday: the report is due the next working day.
+    assert found["appi-authority/final/JP"].due == at("2026-05-07T00:00:00+09:00")
+
+
+def test_an_appi_deadline_falling_in_golden_week_rolls_to_the_next_working_day(
+    obligations: Assess,
+) -> None:
+    # Act on Holidays of Administrative Organs Art. 2: 30 days from 3 April end on Sunday 3 May
+    # (Constitution Day); 4-6 May are holidays too, so the report is due Thursday 7 May.
+    found = obligations(aware_at="2026-04-03T10:00:00+09:00", affected={"JP": 1001})
+    assert found["appi-authority/final/JP"].due == at("2026-05-07T10:00:00+09:00")
+
+
+def test_an_appi_deadline_in_the_year_end_closure_rolls_to_4_january(obligations: Assess) -> None:
+    # 29 December to 3 January are holidays of administrative organs (Art. 1(1)(iii)).
+    found = obligations(aware_at="2026-11-30T10:00:00+09:00", affected={"JP": 1001})
+    assert found["appi-authority/final/JP"].due == at("2027-01-04T10:00:00+09:00")
 
 
 def test_appi_card_data_trigger_even_one_person_unless_highly_encrypted(
@@ -179,7 +210,23 @@ def test_lgpd_anpd_and_subjects_within_3_business_days_in_brasilia(obligations: 
     )
     assert found["lgpd-authority/notification/BR"].due == at("2026-04-07T23:59:59-03:00")
     assert found["lgpd-individuals/notice/BR"].due == at("2026-04-07T23:59:59-03:00")
-    assert found["lgpd-authority/supplement/BR"].due == at("2026-05-07T23:59:59-03:00")
+    supplement = found["lgpd-authority/supplement/BR"]
+    assert supplement.due is None, "20 business days run from the communication actually made"
+    assert supplement.target == at("2026-05-07T23:59:59-03:00")
+
+
+def test_the_lgpd_supplement_runs_20_business_days_from_the_communication_to_the_anpd(
+    obligations: Assess,
+) -> None:
+    # Res. CD/ANPD 15/2024 Art. 6 §3: supplementary information within 20 business days
+    # "counted from the date of the communication".
+    found = obligations(
+        aware_at="2026-04-01T15:00:00-03:00", affected={"BR": 10}, categories=["credentials"],
+        severity="high",
+        notified_at={"lgpd-authority/notification": "2026-04-02T10:00:00-03:00"},
+    )  # fmt: skip
+    # Good Friday, Tiradentes and Labour Day are not business days in Brasília.
+    assert found["lgpd-authority/supplement/BR"].due == at("2026-05-05T23:59:59-03:00")
 
 
 def test_lgpd_small_agents_get_double_time(obligations: Assess) -> None:
@@ -203,15 +250,30 @@ def test_lgpd_contact_data_alone_is_recorded_but_not_notified(obligations: Asses
 def test_singapore_500_individuals_is_a_significant_scale_for_the_pdpc(obligations: Assess) -> None:
     assert "sg-pdpa" not in regimes(obligations(affected={"SG": 499}))
     found = obligations(affected={"SG": 500}, assessed_at="2026-03-10T12:00:00+08:00")
-    assert found["sg-pdpa-authority/notification/SG"].due == at("2026-03-13T12:00:00+08:00")
+    assert found["sg-pdpa-authority/notification/SG"].due is not None
     assert not keys_of(found, "sg-pdpa-individuals"), "scale alone does not require telling people"
 
 
 def test_singapore_significant_harm_means_telling_individuals(obligations: Assess) -> None:
     found = obligations(affected={"SG": 2}, categories=["identity_document"])
     assert keys_of(found, "sg-pdpa-individuals")
-    # No assessment recorded: the PDPC deadline is counted from the expected 30-day assessment.
-    assert found["sg-pdpa-authority/notification/SG"].due == at("2026-04-08T23:00:00+08:00")
+    # No assessment recorded: no legal due time yet; projected from the 30-day guidance target.
+    ob = found["sg-pdpa-authority/notification/SG"]
+    assert ob.due is None and ob.target == at("2026-04-08T23:59:59+08:00")
+
+
+def test_the_pdpc_is_told_by_the_end_of_the_third_day_after_the_day_of_assessment(
+    obligations: Assess,
+) -> None:
+    # PDPA s. 26D(1): "no later than 3 calendar days after the day the organisation assesses".
+    found = obligations(affected={"SG": 500}, assessed_at="2026-03-10T12:00:00+08:00")
+    assert found["sg-pdpa-authority/notification/SG"].due == at("2026-03-13T23:59:59+08:00")
+
+
+def test_the_30_day_singapore_assessment_is_pdpc_guidance_not_law(obligations: Assess) -> None:
+    # s. 26C(3) asks for a reasonable and expeditious assessment; 30 days is the PDPC's target.
+    ob = obligations(affected={"SG": 500})["sg-pdpa-authority/assessment/SG"]
+    assert ob.due is None and ob.target == at("2026-04-05T23:00:00+08:00")
 
 
 # ── Australia ──
@@ -242,8 +304,36 @@ def test_korea_reports_1000_subjects_to_the_pipc(obligations: Assess) -> None:
     assert found["kr-pipa-authority/report/KR"].due == at("2026-03-10T00:00:00+09:00")
 
 
-def test_korea_reports_unauthorised_access_whatever_the_number(obligations: Assess) -> None:
-    assert keys_of(obligations(affected={"KR": 1}, flags={"malicious": True}), "kr-pipa-authority")
+def test_korea_reports_unlawful_access_from_outside_whatever_the_number(
+    obligations: Assess,
+) -> None:
+    # Decree Art. 40(1)(3): unlawful access from outside, not any wrongful act.
+    found = obligations(affected={"KR": 1}, flags={"external_unlawful_access": True})
+    assert keys_of(found, "kr-pipa-authority")
+
+
+def test_korea_an_insider_leak_of_few_people_is_not_reported_to_the_pipc(
+    obligations: Assess,
+) -> None:
+    found = obligations(affected={"KR": 1}, flags={"malicious": True})
+    assert not keys_of(found, "kr-pipa-authority")
+    assert keys_of(found, "kr-pipa-individuals"), "the data subjects are still told"
+
+
+def test_korea_no_report_where_the_data_were_recovered_before_anyone_accessed_them(
+    obligations: Assess,
+) -> None:
+    # Decree Art. 40(1) proviso.
+    flags = {"external_unlawful_access": True, "recovered_before_access": True}
+    assert not keys_of(obligations(affected={"KR": 5000}, flags=flags), "kr-pipa-authority")
+
+
+def test_korea_72_hours_run_from_becoming_aware_of_a_possible_leak(obligations: Assess) -> None:
+    # PIPA Art. 34 as amended (in force 2026-09-11): awareness of the possibility starts the clock.
+    found = obligations(aware_at="2026-09-14T09:00:00+09:00", affected={"KR": 1})
+    ob = found["kr-pipa-individuals/notice/KR"]
+    assert ob.due == at("2026-09-17T09:00:00+09:00")
+    assert "possibility" in ob.deadline
 
 
 # ── Canada ──

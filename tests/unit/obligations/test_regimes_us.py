@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
+
 from tests.unit.obligations.conftest import Assess, keys_of, regimes
 
 HIPAA = {"hipaa_covered": True}
@@ -90,7 +92,38 @@ def test_california_residents_within_30_days_and_the_ag_15_days_after(
         discovered_at="2026-03-01T09:00:00-08:00",
     )
     assert found["us-ca-individuals/notice/US-CA"].due == at("2026-03-31T09:00:00-07:00")
-    assert found["us-ca-authority/sample_copy/US-CA"].due == at("2026-04-15T09:00:00-07:00")
+    sample = found["us-ca-authority/sample_copy/US-CA"]
+    assert sample.due is None, "15 days run from the residents' notice, not from its deadline"
+    assert sample.target == at("2026-04-15T09:00:00-07:00")
+
+
+def test_the_california_ag_sample_copy_is_due_15_days_after_residents_are_notified(
+    obligations: Assess,
+) -> None:
+    # Civ. Code 1798.82(f): a sample copy within 15 calendar days of notifying residents: a
+    # notice sent early brings the sample copy forward.
+    found = obligations(
+        affected={"US-CA": 501}, categories=["credentials"],
+        discovered_at="2026-03-01T09:00:00-08:00",
+        notified_at={"us-ca-individuals/notice": "2026-03-05T14:00:00-08:00"},
+    )  # fmt: skip
+    assert found["us-ca-authority/sample_copy/US-CA"].due == at("2026-03-20T14:00:00-07:00")
+
+
+def test_notices_due_with_the_residents_notice_are_due_when_it_is_actually_sent(
+    obligations: Assess,
+) -> None:
+    # 899-aa(8)(a), 815 ILCS 530/10(e)(1), 45 CFR 164.408(b): at the time residents are told.
+    sent = "2026-03-09T10:00:00-05:00"
+    found = obligations(
+        affected={"US-NY": 600, "US-IL": 501}, categories=["payment", "health"],
+        flags=HIPAA,
+        notified_at={"us-ny-individuals/notice": sent, "us-il-individuals/notice": sent,
+                     "hipaa-individuals/notice": sent},
+    )  # fmt: skip
+    for key in ("us-ny-authority/report/US-NY", "us-il-authority/report/US-IL",
+                "hipaa-hhs-500/report/US"):  # fmt: skip
+        assert found[key].due == at(sent), key
 
 
 def test_california_ag_only_for_more_than_500_residents(obligations: Assess) -> None:
@@ -130,6 +163,34 @@ def test_new_york_dfs_72_hours_of_determination_are_real_hours_across_us_dst(
         determined_at="2026-03-06T12:00:00-05:00",
     )
     assert found["us-ny-dfs/report/US-NY"].due == at("2026-03-09T13:00:00-04:00")
+
+
+@pytest.mark.parametrize("affected", [{"NL": 3}, {"US-CA": 2}, {}])
+def test_dfs_72_hours_for_any_cybersecurity_incident_at_a_covered_entity_wherever_people_live(
+    obligations: Assess, affected: dict[str, int]
+) -> None:
+    # 23 NYCRR 500.17(a)(1): the duty follows the covered entity, not New York residents.
+    found = obligations(
+        affected=affected, flags={"dfs_regulated": True}, determined_at="2026-03-06T12:00:00-05:00"
+    )
+    assert found["us-ny-dfs/report/US-NY"].due == at("2026-03-09T13:00:00-04:00")
+
+
+def test_dfs_extortion_payment_24_hours_notice_and_30_days_written_explanation(
+    obligations: Assess,
+) -> None:
+    # 23 NYCRR 500.17(c): notice within 24 hours of the payment; reasons within 30 days.
+    flags = {"dfs_regulated": True, "extortion_payment": True}
+    found = obligations(flags=flags, extortion_paid_at="2026-03-10T15:00:00-04:00")
+    assert found["us-ny-dfs-extortion/payment_notice/US-NY"].due == at("2026-03-11T15:00:00-04:00")
+    explanation = found["us-ny-dfs-extortion/explanation/US-NY"]
+    assert explanation.due == at("2026-04-09T15:00:00-04:00")
+    assert "reasons_payment_was_necessary" in explanation.content_items
+
+
+def test_no_extortion_payment_means_no_dfs_payment_notice(obligations: Assess) -> None:
+    found = obligations(flags={"dfs_regulated": True})
+    assert not keys_of(found, "us-ny-dfs-extortion")
 
 
 # ── Texas ──
@@ -218,11 +279,20 @@ def test_illinois_notice_must_not_state_the_number_of_residents(obligations: Ass
 
 
 # ── SEC 8-K ──
+SEC = {"flags": {"public_company": True}, "material_at": "2026-11-25T10:00:00-05:00"}
+
+
+def test_an_8k_due_on_a_business_day_is_due_at_1730_eastern(obligations: Assess) -> None:
+    # 17 CFR 232.13(a)(2): an EDGAR filing after 5:30 pm ET counts as filed the next business day.
+    found = obligations(**SEC)
+    assert found["sec-8k/form_8k/US"].due == at("2026-12-02T17:30:00-05:00")
+
+
 def test_sec_8k_four_business_days_after_materiality_skipping_thanksgiving(
     obligations: Assess,
 ) -> None:
-    found = obligations(flags={"public_company": True}, material_at="2026-11-25T10:00:00-05:00")
-    assert found["sec-8k/form_8k/US"].due == at("2026-12-02T23:59:59-05:00")
+    ob = obligations(**SEC)["sec-8k/form_8k/US"]
+    assert ob.due is not None and ob.due.date().isoformat() == "2026-12-02"
 
 
 def test_sec_8k_clock_waits_for_the_materiality_determination(obligations: Assess) -> None:
@@ -231,11 +301,46 @@ def test_sec_8k_clock_waits_for_the_materiality_determination(obligations: Asses
     assert "sec-8k" not in regimes(obligations(material_at="2026-11-25T10:00:00-05:00"))
 
 
-def test_sec_8k_delay_only_on_a_national_security_finding(obligations: Assess) -> None:
-    base = {"flags": {"public_company": True}, "material_at": "2026-11-25T10:00:00-05:00"}
+def test_an_ordinary_police_request_does_not_delay_an_8k(obligations: Assess) -> None:
     police = {"start": "2026-11-26T00:00:00-05:00", "end": "2026-12-06T00:00:00-05:00"}
-    plain = obligations(**base, law_enforcement_delay=police)["sec-8k/form_8k/US"]
-    assert plain.due == at("2026-12-02T23:59:59-05:00")
-    security = {**police, "national_security": True}
-    held = obligations(**base, law_enforcement_delay=security)["sec-8k/form_8k/US"]
-    assert held.due == at("2026-12-12T23:59:59-05:00")
+    ob = obligations(**SEC, law_enforcement_delay=police)["sec-8k/form_8k/US"]
+    assert ob.due == at("2026-12-02T17:30:00-05:00")
+
+
+def test_an_attorney_general_finding_postpones_the_8k_to_the_end_of_the_period_it_specifies(
+    obligations: Assess,
+) -> None:
+    # Item 1.05(c): delay "for a time period specified by the Attorney General, up to 30 days,
+    # following the date when the disclosure ... was otherwise required": not a pause.
+    finding = {"start": "2026-11-30T09:00:00-05:00", "end": "2026-12-21T17:30:00-05:00",
+               "national_security": True}  # fmt: skip
+    ob = obligations(**SEC, law_enforcement_delay=finding)["sec-8k/form_8k/US"]
+    assert ob.due == at("2026-12-21T17:30:00-05:00")
+    assert "postponed" in ob.clock_note and "paused" not in ob.clock_note
+
+
+def test_an_attorney_general_finding_made_on_the_due_time_takes_effect(
+    obligations: Assess,
+) -> None:
+    finding = {"start": "2026-12-02T17:30:00-05:00", "end": "2027-01-04T17:30:00-05:00",
+               "national_security": True}  # fmt: skip
+    ob = obligations(**SEC, law_enforcement_delay=finding)["sec-8k/form_8k/US"]
+    assert ob.due == at("2027-01-04T17:30:00-05:00")
+
+
+def test_an_attorney_general_finding_after_the_due_time_changes_nothing(
+    obligations: Assess,
+) -> None:
+    finding = {"start": "2026-12-02T17:31:00-05:00", "end": "2027-01-04T17:30:00-05:00",
+               "national_security": True}  # fmt: skip
+    ob = obligations(**SEC, law_enforcement_delay=finding)["sec-8k/form_8k/US"]
+    assert ob.due == at("2026-12-02T17:30:00-05:00")
+
+
+def test_no_attorney_general_postponement_reaches_beyond_120_days(obligations: Assess) -> None:
+    # 30 days, a further 30, then up to 60 more for national security only.
+    finding = {"start": "2026-12-01T09:00:00-05:00", "end": "2027-12-01T17:30:00-05:00",
+               "national_security": True}  # fmt: skip
+    ob = obligations(**SEC, law_enforcement_delay=finding)["sec-8k/form_8k/US"]
+    assert ob.due == at("2027-04-01T17:30:00-04:00")  # 120 days later, 17:30 ET
+    assert "120 days" in ob.clock_note

@@ -26,6 +26,10 @@ REQUIRED_PAIRS = {
     ("us-ma", "authority"), ("us-wa", "individuals"), ("us-wa", "authority"),
     ("us-il", "individuals"), ("us-il", "authority"), ("sec-8k", "authority"),
     ("policy", "individuals"), ("policy", "authority"), ("policy", "public"),
+    *{(f"us-{s}", "individuals") for s in ("co", "me", "al", "az", "in", "md", "nm", "oh", "or",
+                                            "ri", "tn", "vt", "wi", "ct", "de", "la", "sd")},
+    *{(f"us-{s}", "authority") for s in ("co", "me", "al", "az", "in", "md", "nm", "or", "ri",
+                                          "vt", "ct", "de", "la", "sd")},
 }  # fmt: skip
 
 
@@ -64,8 +68,10 @@ def _broken(tmp_path: Path, old: str, new: str) -> Path:
         ("hours = 72\nwords = \"without undue delay and, where",
          "hours = 72\ncalendar_days = 3\nwords = \"without undue delay and, where",
          "gdpr-authority", "stages[0]"),
-        ('clock_start = "rule:us-ca-individuals/notice"', 'clock_start = "rule:nope/notice"',
-         "us-ca-authority", "stages[0].clock_start"),
+        ('clock_fallback = "rule:us-ca-individuals/notice"',
+         'clock_fallback = "rule:nope/notice"', "us-ca-authority", "stages[0].clock_fallback"),
+        ('clock_start = "sent:us-ca-individuals/notice"',
+         'clock_start = "sent:us-ca-individuals/x"', "us-ca-authority", "stages[0].clock_start"),
         ("flags = { hipaa_covered = true }\nunless", "flags = { hipaa = true }\nunless",
          "hipaa-individuals", "applies_when.flags"),
         ('jurisdictions = ["US-TX"]', 'jurisdictions = ["US-XX"]',
