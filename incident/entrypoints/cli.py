@@ -117,6 +117,7 @@ CLOCKS = (
     "material_at",
     "assessed_at",
     "handled_at",
+    "extortion_paid_at",
     "law_enforcement_delay_start",
     "law_enforcement_delay_end",
 )

@@ -25,7 +25,7 @@ from incident.obligations import IncidentFacts, Obligation, Rules, assess, load_
 from incident.obligations.engine import matches
 from incident.obligations.facts import NOTICE_KEY
 
-_CLOCK_NAMES = ("determined_at", "material_at", "assessed_at", "handled_at")
+_CLOCK_NAMES = ("determined_at", "material_at", "assessed_at", "handled_at", "extortion_paid_at")
 # Columns that make two obligation rows "the same obligation, same clock".
 _SAME = ("key", "persons", "reason", "citation", "deadline", "clock_note", "clock_start", "due",
          "target", "content_items", "forbidden_items", "substitute_notice")  # fmt: skip
