@@ -3,17 +3,21 @@ PostgreSQL: each owner gets each alert once, however often the check runs."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.header import decode_header, make_header
 
+import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
+from typer.testing import CliRunner
 
 from channels.email import EmailSettings
 from incident.adapters.obligation_tables import ObligationRecord
 from incident.adapters.tables import AlertSent, Incident
 from incident.bootstrap import Runtime
+from incident.entrypoints.cli import app
 from incident.service.alerts import MISSED, check_deadline_alerts
 from incident.settings import AlertOwner, AlertSettings, Settings
 from tests.support.smtp import RecordingSMTPServer
@@ -114,4 +118,23 @@ def test_a_send_a_dead_worker_left_in_flight_is_resent_with_the_same_message_id(
 
     assert [message_from_bytes(m.data)["Message-ID"] for m in smtp_server.messages] == [
         first_id, first_id,
+    ]  # fmt: skip
+
+
+def test_deadlines_shows_the_alerts_sent(
+    engine: Engine,
+    database_url: str,
+    smtp_server: RecordingSMTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _seed(engine)
+    check_deadline_alerts(_runtime(engine, smtp_server), now=DUE - timedelta(hours=20))
+    monkeypatch.setenv("BREACHNOTICE_DATABASE_URL", database_url)
+
+    out = CliRunner().invoke(app, ["deadlines", "--json", "--now", "2026-05-04T00:00:00+00:00"])
+
+    assert out.exit_code == 0, out.output
+    [row] = json.loads(out.stdout)
+    assert sorted((a["point"], a["owner"], a["status"]) for a in row["alerts"]) == [
+        ("24h", "DPO", "failed"), ("24h", "Lead", "sent"),
     ]  # fmt: skip
