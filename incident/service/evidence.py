@@ -134,7 +134,7 @@ def export_evidence(
     files = {
         p.relative_to(out).as_posix(): _sha256(p.read_bytes())
         for p in sorted(out.rglob("*"))
-        if p.is_file() and p.name != "manifest.json"
+        if p.is_file() and p != out / "manifest.json"
     }
     manifest = {"incident": incident_id, "files": files}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
@@ -335,12 +335,12 @@ def summary_pdf(
         "",
     ]
     for row in timeline:
-        lines.append(
-            f"{row['regime']} {row['recipient']} {row['jurisdiction'] or '-'} "
-            f"({row['stage']}): due {row['due'] or '-'}, first sent "
-            f"{row['first_notice_sent_at'] or '-'}, met {row['met_at'] or '-'}, "
-            f"on time: {row['on_time'] or '-'}"
-        )
+        lines += [
+            f"{row['regime']} {row['recipient']} {row['jurisdiction'] or '-'} ({row['stage']})",
+            f"    due {row['due'] or '-'}   first sent {row['first_notice_sent_at'] or '-'}",
+            f"    met {row['met_at'] or '-'}   status {row['status']}   "
+            f"on time: {row['on_time'] or '-'}",
+        ]
     lines += ["", f"Published announcement and report files copied: {published}"]
     return _pdf(lines)
 
