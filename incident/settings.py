@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -103,6 +103,32 @@ class DirectorySettings(BaseModel):
     column_map: dict[str, str] = Field(default_factory=dict)
 
 
+class AlertOwner(BaseModel):
+    """Someone who answers for the incident response: alerted before each deadline."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    email: str | None = None
+    phone: str | None = None  # E.164, for an sms or voice alert channel
+
+
+class AlertSettings(BaseModel):
+    """`[alerts]`: who is warned, and when, before an open legal deadline (and once when missed).
+
+    `before_hours` are the points before each obligation's due time at which the owners are
+    alerted; an empty `owners` list turns alerts off."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    owners: list[AlertOwner] = Field(default_factory=list)
+    before_hours: list[PositiveFloat] = Field(default_factory=lambda: [24.0, 6.0, 1.0])
+    channel: str = "email"
+    locale: str = "en"
+    # A claimed alert whose send did not finish (a crashed worker) is resent after this.
+    claim_lease_seconds: float = Field(default=60.0, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BREACHNOTICE_", env_nested_delimiter="__", extra="forbid"
@@ -126,6 +152,7 @@ class Settings(BaseSettings):
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
     minors: dict[str, int] = Field(default_factory=lambda: {"default": 18})
     directory: DirectorySettings = Field(default_factory=DirectorySettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     @classmethod
     def settings_customise_sources(

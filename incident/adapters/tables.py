@@ -265,3 +265,26 @@ class ReportItem(SQLModel, table=True):
     recorded_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
     )
+
+
+class AlertSent(SQLModel, table=True):
+    """One deadline alert to one of the incident's owners: an obligation, a point before its
+    due time ("24h", "6h"...) or "missed", and the owner (by name: contact details stay in the
+    settings). Claimed (`pending`) for every owner in one transaction, then `sending` while the
+    channel call is in flight, then `sent` or `failed`; the key makes it exactly-once."""
+
+    __tablename__ = "alert_sent"
+    __table_args__ = (Index("ix_alert_sent_incident", "incident_id", "obligation_key"),)
+    idempotency_key: str = Field(primary_key=True)  # alert:<incident>:<obligation>:<point>:<owner>
+    incident_id: str = Field(foreign_key="incident.id")
+    obligation_key: str
+    point: str  # "24h", "6h", "1h"... or "missed"
+    owner: str
+    channel: str
+    status: str  # pending | sending | sent | failed
+    due: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    message_id: str
+    tries: int = 0
+    error: str | None = None
+    claimed_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    sent_at: datetime | None = _instant()

@@ -2,7 +2,8 @@
 
     breachnotice obligations assess FACTS.yaml [--json]   what-if, nothing stored
     breachnotice obligations INCIDENT_ID [--json]         a stored incident (recomputed)
-    breachnotice deadlines [--now TIME] [--json]          every open obligation, soonest first
+    breachnotice deadlines [--now TIME] [--json]          every open obligation, soonest first,
+                                                          with the deadline alerts sent for it
 
 Bad input (facts, rules file, unknown incident) exits with code 2 and the precise message on
 standard error.
@@ -25,8 +26,10 @@ from sqlmodel import Session
 
 from incident.adapters.db import create_schema, make_engine
 from incident.adapters.obligation_tables import ObligationRecord
+from incident.adapters.tables import AlertSent
 from incident.errors import ConfigError, DocumentError, InvalidInput, InvalidInputs, NotFound
 from incident.obligations import Rules, assess, load_facts_file, load_rules
+from incident.service.alerts import alerts_by_obligation
 from incident.service.obligations import open_obligations, recompute_obligations
 from incident.settings import Settings
 
@@ -78,22 +81,45 @@ def deadlines_command(
         at = _parse_now(now)
         with _session() as session:
             records = [r for r in open_obligations(session) if r.status == "open"]
+            alerted = alerts_by_obligation(session)
     records.sort(key=_soonest)
     if as_json:
-        rows = [r.to_json() | {"incident_id": r.incident_id, "time_left_seconds": _left(r, at)}
+        rows = [r.to_json() | {"incident_id": r.incident_id, "time_left_seconds": _left(r, at),
+                               "alerts": _alerts_json(alerted.get((r.incident_id, r.key), []))}
                 for r in records]  # fmt: skip
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     table = Table(title=f"Open obligations at {at.isoformat(timespec='minutes')}")
-    for name in ("time left", "due", "incident", "regime", "recipient", "stage", "where"):
+    columns = ("time left", "due", "incident", "regime", "recipient", "stage", "where")
+    for name in (*columns, "alerted"):  # alerted: deadline alerts sent to the owners, per point
         table.add_column(name)
     for r in records:
         left, style = _time_left(r, at)
+        sent = _alerts_text(alerted.get((r.incident_id, r.key), []))
         when = r.due or r.target
         shown = when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if when else "—"
         table.add_row(left, shown + ("" if r.due or not when else " (target)"), r.incident_id,
-                      r.regime, r.recipient, r.stage, r.jurisdiction, style=style)  # fmt: skip
+                      r.regime, r.recipient, r.stage, r.jurisdiction,
+                      sent, style=style)  # fmt: skip
     Console().print(table)
+
+
+def _alerts_json(rows: Sequence[AlertSent]) -> list[dict[str, Any]]:
+    return [{"point": a.point, "owner": a.owner, "channel": a.channel, "status": a.status,
+             "sent_at": a.sent_at.isoformat() if a.sent_at else None} for a in rows]  # fmt: skip
+
+
+def _alerts_text(rows: Sequence[AlertSent]) -> str:
+    """Per point: when it went out, or its state ("24h 05-03 12:00, 6h failed")."""
+    by_point: dict[str, list[AlertSent]] = {}
+    for a in rows:
+        by_point.setdefault(a.point, []).append(a)
+    shown = []
+    for point, group in by_point.items():
+        sent = [a.sent_at for a in group if a.sent_at]
+        state = min(sent).astimezone(UTC).strftime("%m-%d %H:%M") if sent else group[0].status
+        shown.append(f"{point} {state}")
+    return ", ".join(shown) or "—"
 
 
 @contextmanager
