@@ -35,6 +35,7 @@ from incident.domain.model import NoticeJob
 from incident.entrypoints.supervision import RestartPolicy
 from incident.errors import MalformedMessage, NotFound
 from incident.service import bus
+from incident.service.alerts import check_deadline_alerts
 from incident.service.dispatch import (
     BatchResult,
     ChannelLimits,
@@ -116,6 +117,10 @@ def _sweep(rt: Runtime, producer: MessageProducer) -> None:
     )
     if swept:
         log.info("pending_notices_requeued", stage="sweep", notices=swept)
+    try:
+        check_deadline_alerts(rt, now=utcnow())
+    except Exception:  # an alert problem is logged loudly but never stops enrichment
+        log.exception("deadline_alerts_failed", stage="alerts")
 
 
 def _enrich_one(
