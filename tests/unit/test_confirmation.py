@@ -41,3 +41,31 @@ def test_a_link_fills_the_token_into_the_base_url() -> None:
     assert link_for(KEY, secret=SECRET, base_url="https://example.org/c/") == (
         f"https://example.org/c/{token}"
     )
+
+
+def test_every_copy_of_a_cached_render_carries_its_own_link() -> None:
+    """Rendered once per locale, each person's email, letter and sms gets their own link."""
+    from dataclasses import replace
+
+    from incident.adapters.tables import Person
+    from incident.rendering import Renderer
+    from incident.service.compose import CONFIRM_SLOT, Composer
+    from incident.settings import templates_dir
+    from tests.unit.test_compose import delivery
+
+    def link(key: str) -> str:
+        return link_for(key, secret=SECRET, base_url="https://example.org/c/{token}?a=1&b=2")
+
+    composer = Composer(Renderer(templates_dir()), message_domain="example.org", confirm_link=link)
+    anna = delivery(Person(id="p", name="Anna", country="NL", locale="nl"))
+    bram_person = Person(id="q", name="Bram", country="NL", locale="nl")
+    bram = replace(anna, key="INC-1:q:email:1", recipient=bram_person, subject=bram_person)
+    first, second = composer.message(anna), composer.message(bram)
+    assert link(anna.key) in first.body_text and link(bram.key) in second.body_text
+    assert link(anna.key) not in second.body_text
+    assert "Ontvangst bevestigen" in (first.body_html or "")
+    assert link(anna.key).replace("&", "&amp;") in (first.body_html or "")
+    for channel in ("sms", "letter"):
+        text = composer.message(replace(anna, channel=channel)).body_text
+        assert link(anna.key) in text and CONFIRM_SLOT not in text
+    assert "Antwoord 1" in composer.message(replace(anna, channel="sms")).body_text
