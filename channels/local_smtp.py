@@ -3,6 +3,10 @@
 Used when no SMTP relay is configured (`breachnotice demo`), so the real EmailChannel code path
 runs end to end and the notices can be read with any mail client (`mutt -f out/mail`).
 Loopback only, hence no TLS and no AUTH.
+
+Mail with the null reverse path (`MAIL FROM:<>`: bounces and delivery status notifications,
+RFC 5321 4.5.5) goes to a second Maildir, `bounces/` beside the mail folder by default, which
+`breachnotice email bounces out/bounces` reads.
 """
 
 from __future__ import annotations
@@ -54,21 +58,24 @@ class ClosingController(Controller):
 
 
 class _MaildirHandler:
-    def __init__(self, maildir: mailbox.Maildir) -> None:
+    def __init__(self, maildir: mailbox.Maildir, bounces: mailbox.Maildir | None = None) -> None:
         self._maildir = maildir
+        self._bounces = bounces if bounces is not None else maildir  # a Maildir may be empty
         self._lock = threading.Lock()
         self.count = 0
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content: bytes = envelope.original_content or b""
+        sender = (envelope.mail_from or "").removeprefix("<").removesuffix(">")
         # What a local delivery agent adds: the envelope, which the headers may not show.
-        trace = f"Return-Path: <{envelope.mail_from}>\r\n" + "".join(
+        trace = f"Return-Path: <{sender}>\r\n" + "".join(
             f"Delivered-To: {rcpt}\r\n" for rcpt in envelope.rcpt_tos
         )
         # Maildir files use the local line ending; SMTP delivered CRLF.
         data = (trace.encode("utf-8") + content).replace(b"\r\n", b"\n")
+        box = self._maildir if sender else self._bounces  # null sender: a bounce report
         with self._lock:
-            key = self._maildir.add(data)  # written to tmp/, then renamed into new/
+            key = box.add(data)  # written to tmp/, then renamed into new/
             self.count += 1
         return f"250 2.0.0 Ok: stored as {key}"
 
@@ -76,8 +83,16 @@ class _MaildirHandler:
 class LocalMaildirServer:
     """`start()`, send mail to `host:port`, find each message as a file under `maildir/new/`."""
 
-    def __init__(self, maildir: Path, *, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(
+        self,
+        maildir: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        bounce_maildir: Path | None = None,
+    ) -> None:
         self.maildir = Path(maildir)
+        self.bounce_maildir = Path(bounce_maildir or self.maildir.parent / "bounces")
         self.host = host
         self._requested_port = port
         self.port = port or 0  # the real port once started
@@ -94,9 +109,13 @@ class LocalMaildirServer:
             return
         # Maildir(create=True) makes tmp/new/cur only when the root is new: an existing empty
         # folder (say ./out/mail made by hand) would otherwise fail on the first message.
-        for sub in ("tmp", "new", "cur"):
-            (self.maildir / sub).mkdir(parents=True, exist_ok=True)
-        self._handler = _MaildirHandler(mailbox.Maildir(self.maildir, create=True))
+        for root in (self.maildir, self.bounce_maildir):
+            for sub in ("tmp", "new", "cur"):
+                (root / sub).mkdir(parents=True, exist_ok=True)
+        self._handler = _MaildirHandler(
+            mailbox.Maildir(self.maildir, create=True),
+            mailbox.Maildir(self.bounce_maildir, create=True),
+        )
         self.port = self._requested_port or free_port(self.host)
         controller = ClosingController(
             self._handler,

@@ -79,6 +79,7 @@ class NoticeContext:
     contact_dpo: str | None = None  # the data-protection officer, where the incident names one
     response_days: int | None = 7  # questions are answered within this many working days
     accounts: tuple[str, ...] = ()  # the reader's affected accounts (filled per person)
+    confirm_url: str | None = None  # the reader's personal confirmation link (filled per person)
 
     def as_dict(self) -> dict[str, Any]:
         # Shallow on purpose: dataclasses.asdict deep-copies, which costs on the hot path.

@@ -93,6 +93,19 @@ class CallbackSettings(BaseModel):
     public_url: str | None = None  # the origin providers call, when a proxy stands in front
 
 
+class ConfirmationSettings(BaseModel):
+    """Personal confirmation links in every notice (incident.service.confirmation)."""
+
+    # HMAC key of the links. Empty: a random one kept in out_dir/confirmation.secret (the
+    # embedded default); set it for a deployment where several hosts serve the links.
+    secret: str = ""
+    # The page a link opens: `{token}` is replaced, else the token is appended as a path.
+    base_url: str = "http://127.0.0.1:8088/notices/confirm/{token}"
+    # Where the link goes once it is confirmed (the organisation's notice page); `{incident}`
+    # and `{token}` are filled in. Empty: a short page of our own says thank you.
+    redirect_url: str = ""
+
+
 class DirectorySettings(BaseModel):
     """A live, read-only user directory read at enrichment time (empty `url`: none; the
     `person` table filled by `breachnotice people import` is the directory). `query`'s result
@@ -150,6 +163,7 @@ class Settings(BaseSettings):
     channels: dict[str, dict[str, Any]] = Field(default_factory=dict)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
+    confirmation: ConfirmationSettings = Field(default_factory=ConfirmationSettings)
     minors: dict[str, int] = Field(default_factory=lambda: {"default": 18})
     directory: DirectorySettings = Field(default_factory=DirectorySettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)

@@ -60,6 +60,7 @@ class AttemptStatus(StrEnum):
     UNDELIVERED = "undelivered"  # provider gave up after acceptance: next channel
     RETRY = "retry"  # not sent yet: may be claimed again after `not_before`
     FAILED = "failed"  # refused for this recipient on this channel: the next channel is tried
+    DELAYED = "delayed"  # a delay report (RFC 3464 Action: delayed): an event, no state change
 
 
 # After acceptance, what a receipt may say, and whether the person must move on.

@@ -1,27 +1,31 @@
-"""The provider-callback listener `serve` runs when `[callbacks] port` is set: Twilio's status
-and keypress callbacks become stored receipts; a returned delivery's job is published so the
-person moves on to their next channel."""
+"""The HTTP listener `serve` runs when `[callbacks] port` is set: the ASGI app of
+incident.entrypoints.http_app (Twilio callbacks, confirmation links) under uvicorn, in a thread
+of its own. A returned delivery's job is published so the person moves on to their next
+channel."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
+import time
 from collections.abc import Callable
 
 import structlog
-from aiohttp import web
+import uvicorn
 
 from incident.adapters.kafka_bus import MessageProducer
 from incident.bootstrap import Runtime
 from incident.domain.model import NoticeJob
-from incident.entrypoints.callbacks import auth_token_from, make_app
+from incident.entrypoints.http_app import create_app
+from incident.errors import ConfigError
 from incident.service.dispatch import job_payload
 
 log = structlog.get_logger()
+START_TIMEOUT = 10.0
 
 
 def start_callback_server(rt: Runtime) -> Callable[[], None] | None:
-    """Start the listener in a thread of its own; returns its stopper (None when off)."""
+    """Start the listener; returns its stopper (None when off). Raises ConfigError when the
+    port cannot be bound."""
     cfg = rt.settings.callbacks
     if cfg.port is None:
         return None
@@ -31,33 +35,26 @@ def start_callback_server(rt: Runtime) -> Callable[[], None] | None:
     def publish(job: NoticeJob) -> None:
         producer.publish_all(topic, [(job.person_id, job_payload(job))])
 
-    app = make_app(
-        engine=rt.engine,
-        auth_token=auth_token_from(rt.settings),
-        publish=publish,
-        public_url=cfg.public_url,
+    app = create_app(rt.engine, rt.settings, publish)
+    config = uvicorn.Config(
+        app, host=cfg.host, port=cfg.port, log_level="warning", access_log=False, lifespan="off"
     )
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app)
-    ready = threading.Event()
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(runner.setup())
-        loop.run_until_complete(web.TCPSite(runner, cfg.host, cfg.port).start())
-        ready.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=serve, name="callbacks", daemon=True)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="callbacks", daemon=True)
     thread.start()
-    ready.wait(10)
+    deadline = time.monotonic() + START_TIMEOUT
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if not server.started:
+        server.should_exit = True
+        thread.join(START_TIMEOUT)
+        producer.close()
+        raise ConfigError("settings", "callbacks.port", str(cfg.port), "could not listen there")
     log.info("callbacks_listening", host=cfg.host, port=cfg.port)
 
     def stop() -> None:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
+        server.should_exit = True
+        thread.join(START_TIMEOUT)
         producer.close()
 
     return stop

@@ -1,4 +1,5 @@
-"""Twilio's status callbacks over HTTP: `POST /callbacks/twilio/status`.
+"""Twilio's callbacks over HTTP: `POST /callbacks/twilio/status` and `.../inbound` (routes of
+the ASGI app in incident.entrypoints.http_app).
 
 Every request must carry a valid `X-Twilio-Signature` (HMAC of the URL Twilio called and the
 form, with the account's auth token); anything else is refused with 403 before it is read.
@@ -15,30 +16,40 @@ CallStatus, or the keypress of the voice channel's `<Gather>`:
 The delivery is found by the notice's key in the query (`?key=`, set by the channel), else by
 the message or call SID. When a receipt moves the person on, the job is handed to `publish`
 (the notices topic). Each answer is TwiML: an empty `<Response/>` ends a call after a keypress.
+
+An inbound message (a reply to a notice) that says yes ("1", "YES", "OK", "JA", "OUI", "SÍ",
+"SIM", "是", "はい"...) confirms the latest sms notice sent to that number: the sender's number
+names the contact point, which names the person's most recent accepted sms delivery. Any other
+reply is acknowledged and not recorded; an unknown number is answered the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import unicodedata
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 import structlog
-from aiohttp import web
+from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
 from twilio.request_validator import RequestValidator
 
-from incident.domain.model import AttemptStatus, NoticeJob
+from incident.adapters.tables import ContactPoint, DeliveryAttempt
+from incident.domain.model import AttemptStatus, DeliverySource, NoticeJob
 from incident.errors import ConfigError, InvalidInput, NotFound
-from incident.service.receipts import apply_receipt
+from incident.service.receipts import ReceiptOutcome, apply_receipt
 from incident.settings import Settings
 
 log = structlog.get_logger()
 
 PATH = "/callbacks/twilio/status"
-SOURCE = "provider_callback"
+INBOUND_PATH = "/callbacks/twilio/inbound"
+SOURCE = DeliverySource.PROVIDER_CALLBACK.value
 MESSAGE_STATUS = {
     "delivered": AttemptStatus.DELIVERED,
     "undelivered": AttemptStatus.UNDELIVERED,
@@ -50,6 +61,27 @@ CALL_STATUS = {
     "busy": AttemptStatus.UNDELIVERED,
     "failed": AttemptStatus.UNDELIVERED,
 }
+# A reply that means "yes, I got it", in the notices' languages (compared case-folded).
+YES = frozenset(
+    {
+        "1",
+        "yes",
+        "y",
+        "ok",
+        "okay",
+        "ja",
+        "oui",
+        "si",
+        "sí",
+        "sim",
+        "是",
+        "好",
+        "确认",
+        "はい",
+        "確認",
+    }
+)
+ACCEPTED = (AttemptStatus.SENT.value, AttemptStatus.DELIVERED.value)
 _TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 Publish = Callable[[NoticeJob], Awaitable[None] | None]
@@ -74,6 +106,123 @@ def receipt_for(form: Mapping[str, str]) -> tuple[AttemptStatus | None, dict[str
     return status, detail
 
 
+def says_yes(body: str) -> bool:
+    """`Yes!`, ` ok `, `１` and `はい。` all say yes."""
+    text = unicodedata.normalize("NFKC", body).strip().casefold()
+    return text.strip(" .!。！,") in YES
+
+
+def latest_sms_to(engine: Engine, number: str) -> str | None:
+    """The key of the most recent accepted sms delivery to this number, if any."""
+    with Session(engine) as session:
+        return _latest_sms_to(session, number)
+
+
+def _latest_sms_to(session: Session, number: str) -> str | None:
+    points = session.exec(
+        select(ContactPoint.id).where(ContactPoint.kind == "phone", ContactPoint.value == number)
+    ).all()
+    if not points:
+        return None
+    return session.exec(
+        select(DeliveryAttempt.idempotency_key)
+        .where(
+            col(DeliveryAttempt.contact_point_id).in_(list(points)),
+            DeliveryAttempt.channel == "sms",
+            col(DeliveryAttempt.status).in_(ACCEPTED),
+        )
+        .order_by(col(DeliveryAttempt.sent_at).desc(), col(DeliveryAttempt.claimed_at).desc())
+    ).first()
+
+
+async def publish_requeue(publish: Publish, outcome: ReceiptOutcome) -> None:
+    """Hand a moved-on person's job to the queue (a blocking producer runs in a thread)."""
+    if outcome.requeue is None:
+        return
+    published = await asyncio.to_thread(publish, outcome.requeue)
+    if inspect.isawaitable(published):
+        await published
+
+
+def twiml() -> Response:
+    return Response(_TWIML, media_type="application/xml")
+
+
+def twilio_router(
+    *,
+    engine: Engine,
+    auth_token: str,
+    publish: Publish,
+    public_url: str | None = None,
+    clock: Clock = lambda: datetime.now(UTC),
+) -> APIRouter:
+    """The callback routes. `public_url` is the origin Twilio calls (`https://hooks.example.
+    org`) when a proxy stands in front: the signature covers the URL as Twilio saw it."""
+    if not auth_token:
+        raise ConfigError("settings", "channels.sms.auth_token", "-", "needed to verify Twilio")
+    validator = RequestValidator(auth_token)
+
+    async def signed_form(request: Request) -> dict[str, str]:
+        """The form, once the signature over URL and form is checked; else 403."""
+        body = (await request.body()).decode("utf-8", errors="replace")
+        form = dict(parse_qsl(body, keep_blank_values=True))
+        # As sent: the signature covers the URL byte for byte (`%3A` stays `%3A`).
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        query = request.scope.get("query_string") or b""
+        target = raw_path.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
+        origin = (
+            public_url.rstrip("/") if public_url else f"{request.url.scheme}://{request.url.netloc}"
+        )
+        if not validator.validate(
+            origin + target, form, request.headers.get("X-Twilio-Signature", "")
+        ):
+            log.warning("twilio_callback_refused", reason="bad signature")
+            raise HTTPException(403, "signature does not match")
+        return form
+
+    async def record(status: AttemptStatus, detail: dict[str, Any], **find: str | None) -> None:
+        try:
+            outcome = await asyncio.to_thread(
+                apply_receipt,
+                engine,
+                status=status,
+                source=SOURCE,
+                now=clock(),
+                detail=detail,
+                **find,
+            )
+        except (NotFound, InvalidInput) as exc:
+            log.warning("twilio_callback_unmatched", reason=str(exc))
+            raise HTTPException(404, "no such delivery") from exc
+        await publish_requeue(publish, outcome)
+
+    router = APIRouter()
+
+    @router.post(PATH)
+    async def status(request: Request) -> Response:
+        form = await signed_form(request)
+        state, detail = receipt_for(form)
+        if state is not None:
+            key = request.query_params.get("key") or None
+            sid = form.get("MessageSid") or form.get("CallSid") or None
+            await record(state, detail, key=key, provider_id=None if key else sid)
+        return twiml()
+
+    @router.post(INBOUND_PATH)
+    async def inbound(request: Request) -> Response:
+        form = await signed_form(request)
+        if not says_yes(form.get("Body", "")):
+            return twiml()
+        key = await asyncio.to_thread(latest_sms_to, engine, form.get("From", ""))
+        if key is None:
+            log.info("twilio_reply_unmatched")
+            return twiml()
+        await record(AttemptStatus.CONFIRMED, {"reply": "yes"}, key=key)
+        return twiml()
+
+    return router
+
+
 def make_app(
     *,
     engine: Engine,
@@ -81,48 +230,18 @@ def make_app(
     publish: Publish,
     public_url: str | None = None,
     clock: Clock = lambda: datetime.now(UTC),
-) -> web.Application:
-    """The callback endpoint. `public_url` is the origin Twilio calls (`https://hooks.example.
-    org`) when a proxy stands in front: the signature covers the URL as Twilio saw it."""
-    if not auth_token:
-        raise ConfigError("settings", "channels.sms.auth_token", "-", "needed to verify Twilio")
-    validator = RequestValidator(auth_token)
-
-    async def status(request: web.Request) -> web.Response:
-        form = {k: str(v) for k, v in (await request.post()).items()}
-        # As sent: the signature covers the URL byte for byte (`%3A` stays `%3A`).
-        url = (
-            public_url.rstrip("/") if public_url else str(request.url.origin())
-        ) + request.raw_path
-        if not validator.validate(url, form, request.headers.get("X-Twilio-Signature", "")):
-            log.warning("twilio_callback_refused", reason="bad signature")
-            raise web.HTTPForbidden(text="signature does not match")
-        state, detail = receipt_for(form)
-        if state is not None:
-            key = request.query.get("key") or None
-            sid = form.get("MessageSid") or form.get("CallSid") or None
-            try:
-                outcome = await asyncio.to_thread(
-                    apply_receipt,
-                    engine,
-                    status=state,
-                    source=SOURCE,
-                    key=key,
-                    provider_id=None if key else sid,
-                    now=clock(),
-                    detail=detail,
-                )
-            except (NotFound, InvalidInput) as exc:
-                log.warning("twilio_callback_unmatched", reason=str(exc))
-                raise web.HTTPNotFound(text="no such delivery") from exc
-            if outcome.requeue is not None:
-                published = publish(outcome.requeue)
-                if inspect.isawaitable(published):
-                    await published
-        return web.Response(text=_TWIML, content_type="application/xml")
-
-    app = web.Application()
-    app.router.add_post(PATH, status)
+) -> FastAPI:
+    """An app with the Twilio routes only (http_app.create_app serves them with the rest)."""
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app.include_router(
+        twilio_router(
+            engine=engine,
+            auth_token=auth_token,
+            publish=publish,
+            public_url=public_url,
+            clock=clock,
+        )
+    )
     return app
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -37,15 +38,21 @@ def message_id_for(key: str, domain: str) -> str:
 
 
 def _personalise(
-    parts: RenderedParts, name: str, child: str, accounts: tuple[str, ...]
+    parts: RenderedParts,
+    name: str,
+    child: str,
+    accounts: tuple[str, ...],
+    confirm_url: str = "",
 ) -> RenderedParts:
     listed = ", ".join(accounts)
 
     def fill(text: str, html: bool) -> str:
         if html:
             text = text.replace(NAME_SLOT, escape(name)).replace(CHILD_SLOT, escape(child))
+            text = text.replace(CONFIRM_SLOT, escape(confirm_url)) if confirm_url else text
             return text.replace(ACCOUNTS_SLOT, escape(listed)) if listed else text
         text = text.replace(NAME_SLOT, name).replace(CHILD_SLOT, child)
+        text = text.replace(CONFIRM_SLOT, confirm_url) if confirm_url else text
         return text.replace(ACCOUNTS_SLOT, listed) if listed else text
 
     return RenderedParts(
@@ -85,6 +92,8 @@ class Delivery:
 NAME_SLOT = "QQbnRecipientNameQQ"
 CHILD_SLOT = "QQbnSubjectNameQQ"
 ACCOUNTS_SLOT = "QQbnAccountsQQ"
+# The personal confirmation link (incident.service.confirmation), per delivery key.
+CONFIRM_SLOT = "QQbnConfirmUrlQQ"
 
 
 class Composer:
@@ -95,8 +104,11 @@ class Composer:
         message_domain: str,
         cache_size: int = 512,
         formats: NoticeFormats | None = None,
+        confirm_link: Callable[[str], str] | None = None,
     ) -> None:
+        """`confirm_link`: the personal confirmation link of a delivery key (None: no link)."""
         self._renderer = renderer
+        self._confirm_link = confirm_link
         self.message_domain = message_domain
         self._cache: OrderedDict[tuple[object, ...], RenderedParts] = OrderedDict()
         self._cache_size = cache_size
@@ -152,7 +164,13 @@ class Composer:
             contact_dpo=contact.get("dpo"),
             response_days=int(contact.get("response_days", RESPONSE_DAYS)),
             accounts=accounts,
+            confirm_url=self._confirm_url(d.key, personal),
         )
+
+    def _confirm_url(self, key: str, personal: bool) -> str | None:
+        if self._confirm_link is None:
+            return None
+        return self._confirm_link(key) if personal else CONFIRM_SLOT
 
     def render(self, d: Delivery) -> RenderedParts:
         key = (
@@ -175,7 +193,8 @@ class Composer:
             self._cache[key] = parts
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
-        return _personalise(parts, d.recipient.name, d.subject.name, d.accounts)
+        link = self._confirm_link(d.key) if self._confirm_link is not None else ""
+        return _personalise(parts, d.recipient.name, d.subject.name, d.accounts, link)
 
     def message(self, d: Delivery) -> RenderedMessage:
         parts = self.render(d)

@@ -2,8 +2,14 @@
 confirmed by the recipient. Each receipt is a stored transition (time, source, detail); a
 delivery that came back moves the person to their next channel; every receipt is an event.
 
-Receipts find their delivery by idempotency key or by the provider's id, whichever the source
-knows (Twilio's status callback carries the message SID; a print house returns letter ids).
+Receipts find their delivery by idempotency key, by the provider's id or by the Message-ID,
+whichever the source knows (Twilio's status callback carries the message SID; a print house
+returns letter ids; a bounce report quotes the original Message-ID).
+
+A delay report (`delayed`) is kept as an event only: the delivery is still under way. A
+confirmation settles the person: their notice is `confirmed`, and any other attempt of it still
+waiting as `retry` on a later channel is stopped (`failed`, "confirmed on <channel>"), so nobody
+gets a letter after they confirmed the email.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ _RANK = {
     AttemptStatus.BOUNCED: 2,
     AttemptStatus.UNDELIVERED: 2,
     AttemptStatus.FAILED: 2,
+    AttemptStatus.DELAYED: 0,  # never applied: stored as an event only
 }
 _NOTICE_STATE = {
     AttemptStatus.DELIVERED: NoticeStatus.DELIVERED,
@@ -48,7 +55,11 @@ class ReceiptOutcome:
 
 
 def find_attempt(
-    session: Session, *, key: str | None = None, provider_id: str | None = None
+    session: Session,
+    *,
+    key: str | None = None,
+    provider_id: str | None = None,
+    message_id: str | None = None,
 ) -> DeliveryAttempt:
     if key:
         attempt = session.get(DeliveryAttempt, key)
@@ -56,10 +67,15 @@ def find_attempt(
         attempt = session.exec(
             select(DeliveryAttempt).where(DeliveryAttempt.provider_id == provider_id)
         ).first()
+    elif message_id:
+        bare = message_id.strip().removeprefix("<").removesuffix(">")
+        attempt = session.exec(
+            select(DeliveryAttempt).where(DeliveryAttempt.message_id == bare)
+        ).first()
     else:
-        raise InvalidInput("receipt", None, "needs an idempotency key or a provider id")
+        raise InvalidInput("receipt", None, "needs an idempotency key, provider id or Message-ID")
     if attempt is None:
-        raise NotFound("delivery", key or provider_id or "")
+        raise NotFound("delivery", key or provider_id or message_id or "")
     return attempt
 
 
@@ -71,16 +87,19 @@ def apply_receipt(
     now: datetime,
     key: str | None = None,
     provider_id: str | None = None,
+    message_id: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> ReceiptOutcome:
     """Store the transition and act on it; the caller publishes `requeue` when set."""
     if status not in _RANK or status is AttemptStatus.SENT:
-        raise InvalidInput("status", status, f"a receipt says one of {sorted(_RANK)[1:]}")
+        said = sorted(s.value for s in _RANK if s is not AttemptStatus.SENT)
+        raise InvalidInput("status", status, f"a receipt says one of {said}")
     with Session(engine) as session:
-        attempt = find_attempt(session, key=key, provider_id=provider_id)
+        attempt = find_attempt(session, key=key, provider_id=provider_id, message_id=message_id)
         current = AttemptStatus(attempt.status)
-        applied = _RANK.get(current, 0) < _RANK[status] or (
-            current in (AttemptStatus.SENT, AttemptStatus.DELIVERED) and status in RETURNED
+        applied = status is not AttemptStatus.DELAYED and (
+            _RANK.get(current, 0) < _RANK[status]
+            or (current in (AttemptStatus.SENT, AttemptStatus.DELIVERED) and status in RETURNED)
         )
         session.add(
             DeliveryEvent(
@@ -99,6 +118,8 @@ def apply_receipt(
                 requeue = _return(session, attempt, now)
             else:
                 _advance_notice(session, attempt, _NOTICE_STATE.get(status), now)
+            if status is AttemptStatus.CONFIRMED:
+                _stop_chain(session, attempt, source, now)
             session.add(attempt)
         events: list[Event] = [
             ReceiptReceived(attempt.incident_id, attempt.idempotency_key, status.value, source)
@@ -125,9 +146,41 @@ def _advance_notice(
     if state is None:
         return
     notice = _notice_of(session, attempt)
-    if notice is not None and notice.status != NoticeStatus.UNREACHABLE:
+    if notice is None or notice.status == NoticeStatus.CONFIRMED:
+        return  # confirmed is final: a late "delivered" of another channel changes nothing
+    # The person confirming settles even a notice given up as unreachable: they have it.
+    if notice.status != NoticeStatus.UNREACHABLE or state is NoticeStatus.CONFIRMED:
         notice.status, notice.updated_at = state.value, now
         session.add(notice)
+
+
+def _stop_chain(session: Session, attempt: DeliveryAttempt, source: str, now: datetime) -> None:
+    """The rest of the person's chain is skipped: attempts of the same notice still waiting to
+    be tried again on another channel are given up, each with its own event."""
+    waiting = session.exec(
+        select(DeliveryAttempt).where(
+            DeliveryAttempt.incident_id == attempt.incident_id,
+            DeliveryAttempt.addressee_kind == attempt.addressee_kind,
+            DeliveryAttempt.addressee_id == attempt.addressee_id,
+            DeliveryAttempt.notice_version == attempt.notice_version,
+            DeliveryAttempt.idempotency_key != attempt.idempotency_key,
+            DeliveryAttempt.status == AttemptStatus.RETRY.value,
+        )
+    ).all()
+    reason = f"confirmed on {attempt.channel}"
+    for other in waiting:
+        other.status, other.error, other.updated_at = AttemptStatus.FAILED.value, reason, now
+        other.not_before = None
+        session.add(other)
+        session.add(
+            DeliveryEvent(
+                idempotency_key=other.idempotency_key,
+                status=AttemptStatus.FAILED.value,
+                source=source,
+                at=now,
+                detail={"reason": reason},
+            )
+        )
 
 
 def _return(session: Session, attempt: DeliveryAttempt, now: datetime) -> NoticeJob | None:
@@ -138,8 +191,8 @@ def _return(session: Session, attempt: DeliveryAttempt, now: datetime) -> Notice
             point.problem, point.checked_at = f"{attempt.status}: returned", now
             session.add(point)
     notice = _notice_of(session, attempt)
-    if notice is None:
-        return None
+    if notice is None or notice.status == NoticeStatus.CONFIRMED:
+        return None  # the person confirmed on another channel: nothing more to send
     notice.status, notice.channel, notice.updated_at = NoticeStatus.PENDING.value, None, now
     session.add(notice)
     return NoticeJob(

@@ -1,13 +1,14 @@
-"""Twilio's status callbacks over real HTTP on loopback, into a real database: each signed
-callback is a stored receipt; a delivery that came back puts the person's job on the queue."""
+"""Twilio's status callbacks through the ASGI app (FastAPI's TestClient), into a real database:
+each signed callback is a stored receipt; a delivery that came back puts the person's job on
+the queue. (tests/e2e/test_callback_listener.py sends them over real HTTP to uvicorn.)"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from aiohttp import ClientResponse
-from aiohttp.test_utils import TestClient, TestServer
+import httpx
+from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from twilio.request_validator import RequestValidator
@@ -58,43 +59,43 @@ class Twilio:
         app = make_app(
             engine=engine, auth_token=TOKEN, publish=publish, public_url=PUBLIC, clock=lambda: NOW
         )
-        self.client = TestClient(TestServer(app, host="127.0.0.1"))
+        self.client = TestClient(app, base_url="http://127.0.0.1")
 
-    async def post(
+    def post(
         self, form: dict[str, str], *, key: str | None = None, token: str = TOKEN
-    ) -> ClientResponse:
+    ) -> httpx.Response:
         path = PATH + (f"?{urlencode({'key': key}, safe=':')}" if key else "")
         signature = RequestValidator(token).compute_signature(PUBLIC + path, form)
-        return await self.client.post(path, data=form, headers={"X-Twilio-Signature": signature})
+        return self.client.post(path, data=form, headers={"X-Twilio-Signature": signature})
 
 
 def states(engine: Engine, key: str) -> list[tuple[str, str]]:
     return [(e.status, e.source) for e in history(engine, key)]
 
 
-async def test_a_delivered_message_found_by_its_key_marks_the_notice_delivered(
+def test_a_delivered_message_found_by_its_key_marks_the_notice_delivered(
     engine: Engine,
 ) -> None:
     key = seed(engine)
     twilio = Twilio(engine)
-    async with twilio.client:
-        answer = await twilio.post({"MessageSid": "SM999", "MessageStatus": "delivered"}, key=key)
-        assert answer.status == 200
-        assert "<Response" in await answer.text()
+    with twilio.client:
+        answer = twilio.post({"MessageSid": "SM999", "MessageStatus": "delivered"}, key=key)
+        assert answer.status_code == 200
+        assert "<Response" in answer.text
     assert states(engine, key) == [("delivered", "provider_callback")]
     with Session(engine) as s:
         assert s.exec(select(Notice)).one().status == "delivered"
     assert twilio.published == []
 
 
-async def test_an_undelivered_message_moves_the_person_on_and_publishes_their_job(
+def test_an_undelivered_message_moves_the_person_on_and_publishes_their_job(
     engine: Engine,
 ) -> None:
     key = seed(engine)
     twilio = Twilio(engine)
     form = {"MessageSid": "SM123", "MessageStatus": "undelivered", "ErrorCode": "30003"}
-    async with twilio.client:
-        assert (await twilio.post(form)).status == 200  # found by the SID
+    with twilio.client:
+        assert twilio.post(form).status_code == 200  # found by the SID
     assert twilio.published == [NoticeJob("I1", "p1", 1, "person")]
     [event] = history(engine, key)
     assert (event.status, event.detail["error_code"]) == ("undelivered", "30003")
@@ -102,24 +103,24 @@ async def test_an_undelivered_message_moves_the_person_on_and_publishes_their_jo
         assert s.exec(select(ContactPoint)).one().problem == "undelivered: returned"
 
 
-async def test_an_unanswered_call_moves_the_person_on(engine: Engine) -> None:
+def test_an_unanswered_call_moves_the_person_on(engine: Engine) -> None:
     key = seed(engine, "voice", "CA123")
     twilio = Twilio(engine)
-    async with twilio.client:
-        answer = await twilio.post({"CallSid": "CA123", "CallStatus": "no-answer"}, key=key)
-        assert answer.status == 200
+    with twilio.client:
+        answer = twilio.post({"CallSid": "CA123", "CallStatus": "no-answer"}, key=key)
+        assert answer.status_code == 200
     assert states(engine, key) == [("undelivered", "provider_callback")]
     assert len(twilio.published) == 1
 
 
-async def test_pressing_1_confirms_and_a_completed_call_is_delivered(engine: Engine) -> None:
+def test_pressing_1_confirms_and_a_completed_call_is_delivered(engine: Engine) -> None:
     key = seed(engine, "voice", "CA123")
     twilio = Twilio(engine)
-    async with twilio.client:
-        await twilio.post({"CallSid": "CA123", "CallStatus": "completed"}, key=key)
-        answer = await twilio.post({"CallSid": "CA123", "Digits": "1"}, key=key)
-        assert answer.status == 200 and "xml" in answer.content_type
-        await twilio.post({"CallSid": "CA123", "Digits": "2"}, key=key)  # not a confirmation
+    with twilio.client:
+        twilio.post({"CallSid": "CA123", "CallStatus": "completed"}, key=key)
+        answer = twilio.post({"CallSid": "CA123", "Digits": "1"}, key=key)
+        assert answer.status_code == 200 and "xml" in answer.headers["content-type"]
+        twilio.post({"CallSid": "CA123", "Digits": "2"}, key=key)  # not a confirmation
     assert states(engine, key) == [
         ("delivered", "provider_callback"),
         ("confirmed", "provider_callback"),
@@ -128,32 +129,32 @@ async def test_pressing_1_confirms_and_a_completed_call_is_delivered(engine: Eng
         assert s.exec(select(Notice)).one().status == "confirmed"
 
 
-async def test_a_callback_not_signed_with_our_token_is_refused_and_changes_nothing(
+def test_a_callback_not_signed_with_our_token_is_refused_and_changes_nothing(
     engine: Engine,
 ) -> None:
     key = seed(engine)
     twilio = Twilio(engine)
     form = {"MessageSid": "SM123", "MessageStatus": "undelivered"}
-    async with twilio.client:
-        assert (await twilio.post(form, key=key, token="someone-else")).status == 403
-        unsigned = await twilio.client.post(f"{PATH}?key={key}", data=form)
-        assert unsigned.status == 403
+    with twilio.client:
+        assert twilio.post(form, key=key, token="someone-else").status_code == 403
+        unsigned = twilio.client.post(f"{PATH}?key={key}", data=form)
+        assert unsigned.status_code == 403
         # A signature over other form values does not cover this one either.
         signed = RequestValidator(TOKEN).compute_signature(f"{PUBLIC}{PATH}", {"a": "b"})
-        forged = await twilio.client.post(PATH, data=form, headers={"X-Twilio-Signature": signed})
-        assert forged.status == 403
+        forged = twilio.client.post(PATH, data=form, headers={"X-Twilio-Signature": signed})
+        assert forged.status_code == 403
     assert history(engine, key) == [] and twilio.published == []
 
 
-async def test_intermediate_states_record_nothing_and_an_unknown_delivery_is_404(
+def test_intermediate_states_record_nothing_and_an_unknown_delivery_is_404(
     engine: Engine,
 ) -> None:
     key = seed(engine)
     twilio = Twilio(engine)
-    async with twilio.client:
+    with twilio.client:
         for said in ("queued", "sending", "sent"):
-            answer = await twilio.post({"MessageSid": "SM123", "MessageStatus": said}, key=key)
-            assert answer.status == 200
-        gone = await twilio.post({"MessageSid": "SMnope", "MessageStatus": "delivered"})
-        assert gone.status == 404
+            answer = twilio.post({"MessageSid": "SM123", "MessageStatus": said}, key=key)
+            assert answer.status_code == 200
+        gone = twilio.post({"MessageSid": "SMnope", "MessageStatus": "delivered"})
+        assert gone.status_code == 404
     assert history(engine, key) == []

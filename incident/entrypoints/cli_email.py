@@ -1,0 +1,155 @@
+"""`breachnotice email bounces MAILDIR [--delete]`: a bounce mailbox into delivery states.
+
+Reads the Maildir that receives mail to the envelope sender (the embedded default's local SMTP
+server keeps null-sender mail under `out/bounces`). Each RFC 3464 delivery status notification
+is matched to its delivery by the returned message's Message-ID (incident.service.bounces):
+`failed` is recorded as bounced and the person moves on to their next channel; `delayed` is
+kept as an event. Each message is its own unit of work. A message read is marked seen (flag S,
+moved to cur/) and skipped on the next run, or removed with `--delete`; messages that are not
+delivery reports (out-of-office replies) are counted and left for a person to read.
+"""
+
+from __future__ import annotations
+
+import mailbox
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy.engine import Engine
+
+from incident.adapters.db import create_schema, make_engine
+from incident.domain.model import DeliverySource, NoticeJob
+from incident.errors import BreachNoticeError, InvalidInput, NotFound
+from incident.log import configure_logging
+from incident.service.bounces import BounceReport, parse
+from incident.service.dispatch import job_payload
+from incident.service.receipts import apply_receipt
+from incident.settings import Settings
+
+SOURCE = DeliverySource.BOUNCE_REPORT.value
+MAX_BYTES = 10 * 1024 * 1024  # a DSN returning a whole notice is a few hundred kB at most
+
+email_app = typer.Typer(help="Email: bounce reports.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `email` commands to the `breachnotice` CLI."""
+    app.add_typer(email_app, name="email")
+
+
+@dataclass
+class Tally:
+    reports: int = 0  # DSNs read
+    recorded: dict[str, int] = field(default_factory=dict)  # receipt status -> count
+    unmatched: int = 0  # about a message we have no delivery for
+    other: int = 0  # not a delivery status notification
+    requeue: list[NoticeJob] = field(default_factory=list)
+
+
+def record_reports(engine: Engine, reports: list[BounceReport], tally: Tally) -> None:
+    """Store each recipient's verdict as a receipt of the delivery its Message-ID names."""
+    for report in reports:
+        status = report.receipt
+        if status is None or report.message_id is None:
+            tally.unmatched += report.message_id is None
+            continue
+        detail = {
+            "action": report.action,
+            "status": report.status,
+            "hard": report.hard,
+            "reason": f"{report.action} {report.status}".strip(),
+            "diagnostic": report.diagnostic,
+        }
+        try:
+            outcome = apply_receipt(
+                engine,
+                status=status,
+                source=SOURCE,
+                now=datetime.now(UTC),
+                message_id=report.message_id,
+                detail=detail,
+            )
+        except (NotFound, InvalidInput):
+            tally.unmatched += 1
+            continue
+        tally.recorded[status.value] = tally.recorded.get(status.value, 0) + 1
+        if outcome.requeue is not None:
+            tally.requeue.append(outcome.requeue)
+
+
+def ingest_maildir(engine: Engine, path: Path, *, delete: bool = False) -> Tally:
+    """Read every unseen message of the Maildir; mark it seen (or delete it) once stored."""
+    box = mailbox.Maildir(path, create=False)
+    tally = Tally()
+    for key in list(box.iterkeys()):
+        message = box.get_message(key)
+        if "S" in message.get_flags():
+            continue
+        raw = box.get_bytes(key)
+        reports = parse(raw[:MAX_BYTES])
+        if not reports:
+            tally.other += 1
+            continue  # left unseen: a person reads it
+        tally.reports += 1
+        record_reports(engine, reports, tally)
+        if delete:
+            box.remove(key)
+        else:
+            message.set_subdir("cur")
+            message.add_flag("S")
+            box[key] = message
+    return tally
+
+
+def _publish(settings: Settings, jobs: list[NoticeJob]) -> str:
+    if not jobs:
+        return ""
+    pending = f"{len(jobs)} bounced notice(s) left pending; the service's sweep republishes them"
+    if not settings.kafka.bootstrap_servers:
+        return f"no broker configured (kafka.bootstrap_servers): {pending}"
+    from incident.adapters.kafka_bus import MessageProducer
+
+    try:
+        producer = MessageProducer(settings.kafka, settings.kafka.bootstrap_servers)
+        try:
+            producer.publish_all(
+                settings.kafka.notices_topic, [(j.person_id, job_payload(j)) for j in jobs]
+            )
+        finally:
+            producer.close()
+    except Exception as exc:  # stored already: publishing only saves waiting for the sweep
+        return f"publishing failed ({type(exc).__name__}: {exc}): {pending}"
+    return f"{len(jobs)} person(s) moved on to their next channel"
+
+
+@email_app.command("bounces")
+def bounces_command(
+    maildir: Annotated[Path, typer.Argument(help="The bounce mailbox (a Maildir folder).")],
+    delete: Annotated[bool, typer.Option(help="Remove each report once recorded.")] = False,
+) -> None:
+    """Record bounces and delay reports (RFC 3464) of sent notices; bounced people move on."""
+    if not (maildir / "new").is_dir() or not (maildir / "cur").is_dir():
+        typer.echo(f"{maildir}: not a Maildir (needs new/ and cur/)", err=True)
+        raise typer.Exit(2)
+    try:
+        settings = Settings()
+        configure_logging(fmt=settings.log_format, level=settings.log_level, libraries="warning")
+    except BreachNoticeError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    try:
+        create_schema(engine)
+        tally = ingest_maildir(engine, maildir, delete=delete)
+    finally:
+        engine.dispose()
+    said = ", ".join(f"{n} {status}" for status, n in sorted(tally.recorded.items())) or "none"
+    typer.echo(
+        f"{maildir}: {tally.reports} delivery report(s) read; recorded: {said}; "
+        f"{tally.unmatched} not matched to a delivery; {tally.other} other message(s) left"
+    )
+    if note := _publish(settings, tally.requeue):
+        typer.echo(note)
