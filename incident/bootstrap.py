@@ -23,6 +23,7 @@ from incident.errors import ConfigError
 from incident.obligations import load_rules
 from incident.rendering import Renderer
 from incident.service.compose import Composer
+from incident.service.confirmation import link_for, secret_of
 from incident.settings import Settings, templates_dir
 
 log = structlog.get_logger()
@@ -191,4 +192,9 @@ def build_composer(settings: Settings) -> Composer:
         required_parts={name: _spec(name).template_parts for name in routed},
     )
     renderer.check(routed)
-    return Composer(renderer, message_domain=message_domain(settings))
+    secret, base_url = secret_of(settings), settings.confirmation.base_url
+    return Composer(
+        renderer,
+        message_domain=message_domain(settings),
+        confirm_link=lambda key: link_for(key, secret=secret, base_url=base_url),
+    )

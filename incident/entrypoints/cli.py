@@ -21,6 +21,7 @@ from incident.adapters.documents import load_document
 from incident.domain.incident_spec import IncidentSpec, parse_incident_spec
 from incident.entrypoints import (
     cli_db,
+    cli_email,
     cli_evidence,
     cli_letters,
     cli_notices,
@@ -280,6 +281,7 @@ cli_notices.register(app)
 cli_letters.register(app)
 cli_public.register(app)
 cli_evidence.register(app)
+cli_email.register(app)
 cli_people.register(app)
 
 
