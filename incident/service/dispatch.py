@@ -24,13 +24,20 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from channels.base import Channel, Receipt, RenderedMessage
-from channels.errors import ChannelFault, RecipientDeferred, RecipientRejected, RecipientVerdict
+from channels.errors import (
+    ChannelFault,
+    RecipientDeferred,
+    RecipientRejected,
+    RecipientVerdict,
+    Throttled,
+)
 from incident.adapters.obligation_tables import ObligationRecord
 from incident.adapters.tables import AuditEvent, Incident
 from incident.domain.breaker import CircuitBreaker
 from incident.domain.events import ChainExhausted, Event, NoticesSettled
 from incident.domain.model import AttemptStatus, NoticeJob, NoticeStatus
 from incident.domain.policy import retry_delay
+from incident.domain.rate import TokenBucket, per_process
 from incident.service import bus, claims
 from incident.service.claims import ClaimRequest, Outcome
 from incident.service.compose import Composer, Delivery, message_id_for
@@ -70,20 +77,17 @@ class ChannelLimits:
     rate_limit_per_second: float | None = None
 
 
-class RateLimiter:
-    """Spaces sends evenly to at most `per_second` (None: no limit)."""
-
-    def __init__(self, per_second: float | None) -> None:
-        self._gap = 1.0 / per_second if per_second else 0.0
-        self._next = 0.0
-
-    async def wait(self) -> None:
-        if not self._gap:
-            return
-        now = time.monotonic()
-        slot, self._next = max(now, self._next), max(now, self._next) + self._gap
-        if slot > now:
-            await asyncio.sleep(slot - now)
+def sender_key(channel: Channel) -> str:
+    """Who a provider counts a channel's messages against: its number or sender address."""
+    explicit = getattr(channel, "sender_key", None)
+    if isinstance(explicit, str):
+        return explicit
+    settings = getattr(channel, "settings", None)
+    for attr in ("from_number", "messaging_service_sid", "sender"):
+        value = getattr(settings, attr, None)
+        if value:
+            return str(value)
+    return ""
 
 
 class Dispatcher:
@@ -106,9 +110,7 @@ class Dispatcher:
         self._worker_id, self._clock = worker_id, clock
         self._kinds = kinds or {name: (ch.contact_kind,) for name, ch in channels.items()}
         self._limits = dict(limits or {})
-        self._limiters = {
-            n: RateLimiter(lim.rate_limit_per_second) for n, lim in self._limits.items()
-        }
+        self._buckets = self._rate_buckets(settings)
         self.breakers = {
             name: CircuitBreaker(
                 name,
@@ -117,6 +119,20 @@ class Dispatcher:
             )
             for name in channels
         }
+
+    def _rate_buckets(self, settings: DispatchSettings) -> dict[str, TokenBucket]:
+        """One token bucket per (channel, sender) with a configured rate, shared by channels
+        that send as the same sender; each process takes rate / `dispatch.processes`."""
+        by_sender: dict[tuple[str, str], TokenBucket] = {}
+        buckets: dict[str, TokenBucket] = {}
+        for name, lim in self._limits.items():
+            rate = per_process(lim.rate_limit_per_second, settings.processes)
+            if rate is None or name not in self._channels:
+                continue
+            key = (name, sender_key(self._channels[name]))
+            burst = max(1.0, rate * settings.rate_burst_seconds)
+            buckets[name] = by_sender.setdefault(key, TokenBucket(rate, burst, time.monotonic))
+        return buckets
 
     async def handle(self, jobs: list[NoticeJob]) -> BatchResult:
         result = BatchResult()
@@ -289,21 +305,25 @@ class Dispatcher:
                 messages.append(None)
                 results[i] = exc
         todo = iter([i for i, m in enumerate(messages) if m is not None])
-        limiter = self._limiters.get(name) or RateLimiter(None)
+        bucket = self._buckets.get(name)
         breaker = self.breakers[name]
 
         async def worker() -> None:
             for i in todo:
                 if breaker.state != "closed" and results[i] is None and _faulted(results):
                     return  # the channel is down: keep the rest for later, untried
-                await limiter.wait()
+                if bucket is not None and (wait := bucket.reserve()) > 0:
+                    await asyncio.sleep(wait)
                 msg = messages[i]
                 assert msg is not None
                 try:
                     results[i] = await channel.deliver(msg)
                 except Exception as exc:
                     results[i] = exc
-                    if isinstance(exc, ChannelFault):
+                    if isinstance(exc, Throttled) and bucket is not None:
+                        if bucket.slow_down(0.5):  # the message is retried, no try spent
+                            log.warning("channel_throttled", channel=name, rate=bucket.current)
+                    elif isinstance(exc, ChannelFault):
                         breaker.fault(str(exc), self._clock())
 
         width = self._limits.get(name, ChannelLimits()).concurrency
