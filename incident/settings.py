@@ -88,6 +88,11 @@ class DispatchSettings(BaseModel):
     processes: int = Field(default=1, ge=1)
     # A channel's token bucket holds this many seconds' worth of its rate (at least 1 message).
     rate_burst_seconds: float = Field(default=0.1, ge=0)
+    # Escalation plans per severity; empty: config/routing.toml (none there: the fallback chain).
+    routing_file: str = ""
+    # An escalation timer due within this long also waits in the dispatcher's memory; later
+    # ones are fired by the periodic sweep (within about `sweep_after_seconds` of their time).
+    timer_memory_seconds: float = Field(default=900.0, ge=0)
 
 
 class CallbackSettings(BaseModel):

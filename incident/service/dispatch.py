@@ -17,12 +17,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 import structlog
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from channels import REGISTRY
 from channels.base import Channel, Receipt, RenderedMessage
 from channels.errors import (
     ChannelFault,
@@ -34,6 +36,7 @@ from channels.errors import (
 from incident.adapters.obligation_tables import ObligationRecord
 from incident.adapters.tables import AuditEvent, Incident
 from incident.domain.breaker import CircuitBreaker
+from incident.domain.escalation import Routing, read_routing
 from incident.domain.events import ChainExhausted, Event, NoticesSettled
 from incident.domain.model import AttemptStatus, NoticeJob, NoticeStatus
 from incident.domain.policy import retry_delay
@@ -43,9 +46,15 @@ from incident.service.claims import ClaimRequest, Outcome
 from incident.service.compose import Composer, Delivery, message_id_for
 from incident.service.failpoints import failpoint
 from incident.service.planning import Plan, plan_batch
-from incident.settings import DispatchSettings
+from incident.settings import DispatchSettings, config_dir
 
 log = structlog.get_logger()
+
+
+def load_routing(settings: DispatchSettings) -> Routing:
+    """`dispatch.routing_file` (default config/routing.toml), validated at start."""
+    path = Path(settings.routing_file) if settings.routing_file else config_dir() / "routing.toml"
+    return read_routing(path, known=REGISTRY.keys(), required=bool(settings.routing_file))
 
 
 class Publisher(Protocol):
@@ -104,6 +113,7 @@ class Dispatcher:
         clock: Callable[[], datetime],
         kinds: Mapping[str, Sequence[str]] | None = None,
         limits: Mapping[str, ChannelLimits] | None = None,
+        routing: Routing | None = None,
     ) -> None:
         self._engine, self._channels, self._composer = engine, channels, composer
         self._settings, self._publisher, self._topics = settings, publisher, topics
@@ -111,6 +121,7 @@ class Dispatcher:
         self._kinds = kinds or {name: (ch.contact_kind,) for name, ch in channels.items()}
         self._limits = dict(limits or {})
         self._buckets = self._rate_buckets(settings)
+        self._routing = routing if routing is not None else load_routing(settings)
         self.breakers = {
             name: CircuitBreaker(
                 name,
@@ -143,6 +154,7 @@ class Dispatcher:
                 kinds=self._kinds,
                 chain=self._settings.fallback_chain,
                 now=self._clock(),
+                routing=self._routing,
             )
             result.skipped = plan.skipped
             self._dead_letter_unknown(session, plan.unknown, result)
@@ -158,6 +170,7 @@ class Dispatcher:
                 lease=lease,
             )
             elsewhere = claims.held_elsewhere(session, [d.key for d in send if d.key not in owned])
+            self._keep_timers(session, plan, result, now)
             bus.handle(session, events, now=now)
             session.commit()
         deadline = (
@@ -174,6 +187,18 @@ class Dispatcher:
         failpoint("dispatch.before_record")
         self._record(mine, outcomes, result)
         return result
+
+    def _keep_timers(
+        self, session: Session, plan: Plan, result: BatchResult, now: datetime
+    ) -> None:
+        """Escalation: steps not due yet become rows (a restart keeps them), unneeded ones are
+        cancelled. A timer due soon also waits in memory (`result.later`); a later one is
+        found by the sweep when due, so a million 48-hour timers do not sit in memory."""
+        claims.schedule(session, [(self._claim_request(d), due) for d, due in plan.timers], now=now)
+        claims.cancel(session, plan.cancel, now=now)
+        claims.restore(session, plan.restore, now=now)
+        horizon = now + timedelta(seconds=self._settings.timer_memory_seconds)
+        result.later += [(job, due) for job, due in plan.wake if due <= horizon]
 
     def _dead_letter_unknown(
         self, session: Session, jobs: list[NoticeJob], result: BatchResult
