@@ -200,10 +200,13 @@ def record(session: Session, outcomes: list[Outcome], *, worker_id: str, now: da
     sent = [o for o in outcomes if o.status is AttemptStatus.SENT]
     if sent:
         notices = Notice.__table__  # type: ignore[attr-defined]
-        later = (NoticeStatus.DELIVERED.value, NoticeStatus.CONFIRMED.value)
         session.execute(  # an escalation step sent later never takes a notice back to `sent`
             update(notices)
-            .where(notices.c.id == bindparam("nid"), notices.c.status.not_in(later))
+            .where(
+                notices.c.id == bindparam("nid"),
+                notices.c.status != NoticeStatus.DELIVERED.value,
+                notices.c.status != NoticeStatus.CONFIRMED.value,
+            )
             .values(
                 status=NoticeStatus.SENT.value, channel=bindparam("ch"), updated_at=now, reason=None
             ),

@@ -25,6 +25,7 @@ from incident.adapters.tables import (
 )
 from incident.domain.contacts import StoredContact, usable_contact_points
 from incident.domain.escalation import (
+    SCHEDULED,
     AttemptState,
     Decision,
     EscalationPlan,
@@ -202,8 +203,11 @@ def _delivery(
     )
 
 
-# A notice in one of these may still have an escalation step to fire.
-_OPEN = frozenset({NoticeStatus.PENDING, NoticeStatus.SENT, NoticeStatus.DELIVERED})
+# A notice in one of these may still have an escalation step to fire (or, once confirmed,
+# timers to cancel: the recipient confirmed, nothing more goes out).
+_OPEN = frozenset(
+    {NoticeStatus.PENDING, NoticeStatus.SENT, NoticeStatus.DELIVERED, NoticeStatus.CONFIRMED}
+)
 _TOLD = {"sent": 1, "delivered": 2, "confirmed": 3}
 
 
@@ -229,14 +233,16 @@ def _plan_escalation(
             else:
                 plan.skipped += 1
             continue
-        found = affected.get(notice.person_id)
-        usable = {
-            n: pts
-            for n, k in kinds.items()
-            if (pts := usable_contact_points(k, contacts.get(recipient.id, [])))
-        }
         keys = {ch: _key(incident, notice.person_id, ch) for ch in steps.channels}
         mine = {ch: states[k] for ch, k in keys.items() if k in states}
+        if notice.status == NoticeStatus.CONFIRMED:
+            timers = [keys[ch] for ch, a in mine.items() if a.status == SCHEDULED]
+            plan.cancel.update(dict.fromkeys(timers, "not needed: the recipient confirmed"))
+            plan.skipped += 0 if timers else 1
+            continue
+        found = affected.get(notice.person_id)
+        points = contacts.get(recipient.id, [])
+        usable = {n: p for n, k in kinds.items() if (p := usable_contact_points(k, points))}
         decision = evaluate(
             steps,
             attempts=mine,

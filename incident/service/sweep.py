@@ -68,7 +68,7 @@ def sweep_stale(
         .limit(PAGE)
     )
     # Escalation timers that are due, found from the timer rows (few) rather than the notices.
-    open_ = [NoticeStatus.PENDING.value, NoticeStatus.SENT.value, NoticeStatus.DELIVERED.value]
+    open_ = [s.value for s in NoticeStatus if s is not NoticeStatus.UNREACHABLE]
     timers = (
         select(*columns)
         .distinct()
