@@ -47,7 +47,7 @@ def test_the_configured_rate_is_kept_over_two_seconds_within_ten_percent(workers
 
 
 def test_a_429_halves_the_rate_then_it_recovers_gradually() -> None:
-    """slow_down(0.5) on a throttling answer; the rate climbs back linearly to the configured one."""
+    """slow_down(0.5) on a 429; the rate climbs back linearly to the configured one."""
     clock = FakeClock()
     bucket = TokenBucket(100.0, burst=1.0, clock=clock, recovery=0.1)
     simulate(bucket, clock, until=1.0, workers=4)
