@@ -8,7 +8,8 @@ point or message, and only it can move a person to their next channel.
 
 ChannelError(channel, reason)
 ├── ChannelFault                         the channel is unhealthy: hold the work, open the breaker
-│   └── ChannelTimeout(ChannelFault, TimeoutError)
+│   ├── ChannelTimeout(ChannelFault, TimeoutError)
+│   └── Throttled                        the provider asks us to slow down (HTTP 429)
 └── RecipientVerdict                     about this recipient / this message only
     ├── RecipientDeferred                may succeed later: retry with backoff until the horizon
     └── RecipientRejected                never for this contact point: next channel in the chain
@@ -30,6 +31,14 @@ class ChannelFault(ChannelError, ConnectionError):
 
 class ChannelTimeout(ChannelFault, TimeoutError):
     pass
+
+
+class Throttled(ChannelFault):
+    """The provider throttles us (HTTP 429): slow this channel's send rate; nobody's fault."""
+
+    def __init__(self, channel: str, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(channel, reason)
+        self.retry_after = retry_after
 
 
 class RecipientVerdict(ChannelError):

@@ -3,8 +3,9 @@
 A subscription (endpoint + keys) is the contact point. The push service's answer decides:
 2xx accepted (`Location` names the message) · 404/410 the subscription is gone: retire it and
 move the person on · 400/413 this message is refused · 401/403 our VAPID credentials are wrong
-· 429, 5xx, network and timeouts: the service is unhealthy. The payload is a small JSON object
-(title, body, url, lang, tag) in the person's language that opens the notice page.
+· 429 throttles us (the sender's rate is slowed) · 5xx, network and timeouts: the service is
+unhealthy. The payload is a small JSON object (title, body, url, lang, tag) in the person's
+language that opens the notice page.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from channels.errors import (
     ContactPointGone,
     MessageRejected,
     RecipientRejected,
+    Throttled,
 )
 
 _NAME = "push"
@@ -181,6 +183,9 @@ def _verdict(status: int, reason: str, retry_after: str | None) -> Exception:
     if status in (401, 403):
         return ChannelFault(_NAME, f"VAPID refused ({said}); check vapid_private_key/subject")
     wait = f", retry after {retry_after}" if retry_after else ""
+    if status == 429:
+        seconds = float(retry_after) if retry_after and retry_after.isdigit() else None
+        return Throttled(_NAME, f"push service throttles: {said}{wait}", seconds)
     return ChannelFault(_NAME, f"push service answered {said}{wait}")
 
 

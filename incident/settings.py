@@ -83,6 +83,16 @@ class DispatchSettings(BaseModel):
     breaker_base_cooldown_seconds: float = 2.0
     breaker_max_cooldown_seconds: float = 60.0
     fallback_chain: list[str] = Field(default_factory=lambda: ["email"])
+    # Dispatcher processes sharing each provider account: every channel's configured
+    # `rate_limit_per_second` is divided by this (set it to `serve --dispatchers N`'s N).
+    processes: int = Field(default=1, ge=1)
+    # A channel's token bucket holds this many seconds' worth of its rate (at least 1 message).
+    rate_burst_seconds: float = Field(default=0.1, ge=0)
+    # Escalation plans per severity; empty: config/routing.toml (none there: the fallback chain).
+    routing_file: str = ""
+    # An escalation timer due within this long also waits in the dispatcher's memory; later
+    # ones are fired by the periodic sweep (within about `sweep_after_seconds` of their time).
+    timer_memory_seconds: float = Field(default=900.0, ge=0)
 
 
 class CallbackSettings(BaseModel):

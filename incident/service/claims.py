@@ -1,9 +1,11 @@
 """Claim-before-send on the DeliveryAttempt table (DESIGN §2).
 
 A key is claimed by inserting it as `sending` (or taking over a stale `sending` claim of a dead
-worker, or a `retry` whose `not_before` has passed). Only the claimant sends; everyone else
-skips. A crash between claim and record leaves `sending` rows whose lease expires; the next
-claimant resends with the same Message-ID, so the receiving side can recognise the duplicate.
+worker, a `retry` whose `not_before` has passed, or an escalation timer (`scheduled`) that
+planning found due: planning, not the row's time, decides when a step fires). Only the
+claimant sends; everyone else skips. A crash between claim and record leaves `sending` rows
+whose lease expires; the next claimant resends with the same Message-ID, so the receiving side
+can recognise the duplicate.
 Every recorded state is also a `DeliveryEvent` row: what happened, when, and who said so.
 """
 
@@ -20,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from incident.adapters.db import insert_ignoring_duplicates
 from incident.adapters.tables import ContactPoint, DeliveryAttempt, DeliveryEvent, Notice
+from incident.domain.escalation import CANCELLED, SCHEDULED
 from incident.domain.model import AttemptStatus, DeliverySource, NoticeStatus
 
 
@@ -76,6 +79,7 @@ def claim(
             table.c.status == AttemptStatus.RETRY.value,
             or_(table.c.not_before.is_(None), table.c.not_before <= now),
         ),
+        table.c.status == SCHEDULED,
     )
     session.execute(
         update(table)
@@ -196,9 +200,13 @@ def record(session: Session, outcomes: list[Outcome], *, worker_id: str, now: da
     sent = [o for o in outcomes if o.status is AttemptStatus.SENT]
     if sent:
         notices = Notice.__table__  # type: ignore[attr-defined]
-        session.execute(
+        session.execute(  # an escalation step sent later never takes a notice back to `sent`
             update(notices)
-            .where(notices.c.id == bindparam("nid"))
+            .where(
+                notices.c.id == bindparam("nid"),
+                notices.c.status != NoticeStatus.DELIVERED.value,
+                notices.c.status != NoticeStatus.CONFIRMED.value,
+            )
             .values(
                 status=NoticeStatus.SENT.value, channel=bindparam("ch"), updated_at=now, reason=None
             ),
@@ -215,4 +223,82 @@ def mark_unreachable(session: Session, reasons: dict[int, str], *, now: datetime
         .where(notices.c.id == bindparam("nid"), notices.c.status == NoticeStatus.PENDING.value)
         .values(status=NoticeStatus.UNREACHABLE.value, reason=bindparam("why"), updated_at=now),
         [{"nid": nid, "why": why} for nid, why in reasons.items()],
+    )
+
+
+def schedule(
+    session: Session, timers: list[tuple[ClaimRequest, datetime]], *, now: datetime
+) -> None:
+    """Escalation steps not due yet, as rows: `scheduled` attempts with their due time (no try
+    spent: `tries` 0). A key that already has a row keeps it."""
+    if not timers:
+        return
+    insert_ignoring_duplicates(
+        session,
+        DeliveryAttempt,
+        [
+            {
+                "idempotency_key": r.key,
+                "incident_id": r.incident_id,
+                "addressee_kind": r.addressee_kind,
+                "addressee_id": r.person_id,
+                "person_id": r.person_id,
+                "channel": r.channel,
+                "contact_point_id": r.contact_point_id,
+                "notice_version": r.notice_version,
+                "status": SCHEDULED,
+                "message_id": r.message_id,
+                "worker_id": "escalation",
+                "tries": 0,
+                "claimed_at": now,
+                "not_before": due,
+            }
+            for r, due in timers
+        ],
+    )
+    _events(session, {r.key: f"due {due.isoformat()}" for r, due in timers}, SCHEDULED, now)
+
+
+def cancel(session: Session, reasons: dict[str, str], *, now: datetime) -> None:
+    """Escalation timers whose step is no longer needed (key -> why)."""
+    if not reasons:
+        return
+    table = DeliveryAttempt.__table__  # type: ignore[attr-defined]
+    session.execute(
+        update(table)
+        .where(table.c.idempotency_key == bindparam("k"), table.c.status == SCHEDULED)
+        .values(status=CANCELLED, error=bindparam("why"), updated_at=now),
+        [{"k": key, "why": why} for key, why in reasons.items()],
+    )
+    _events(session, reasons, CANCELLED, now)
+
+
+def restore(session: Session, told: dict[int, tuple[str, str]], *, now: datetime) -> None:
+    """Pending notices that a channel did take (another channel's return made them pending)."""
+    if not told:
+        return
+    notices = Notice.__table__  # type: ignore[attr-defined]
+    session.execute(
+        update(notices)
+        .where(notices.c.id == bindparam("nid"), notices.c.status == NoticeStatus.PENDING.value)
+        .values(status=bindparam("st"), channel=bindparam("ch"), updated_at=now, reason=None),
+        [{"nid": nid, "st": status, "ch": channel} for nid, (status, channel) in told.items()],
+    )
+
+
+def _events(session: Session, notes: dict[str, str], status: str, now: datetime) -> None:
+    source = DeliverySource.DISPATCHER.value
+    insert_ignoring_duplicates(
+        session,
+        DeliveryEvent,
+        [
+            {
+                "idempotency_key": k,
+                "status": status,
+                "source": source,
+                "at": now,
+                "detail": {"note": n},
+            }
+            for k, n in notes.items()
+        ],
     )

@@ -17,28 +17,44 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 import structlog
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from channels import REGISTRY
 from channels.base import Channel, Receipt, RenderedMessage
-from channels.errors import ChannelFault, RecipientDeferred, RecipientRejected, RecipientVerdict
+from channels.errors import (
+    ChannelFault,
+    RecipientDeferred,
+    RecipientRejected,
+    RecipientVerdict,
+    Throttled,
+)
 from incident.adapters.obligation_tables import ObligationRecord
 from incident.adapters.tables import AuditEvent, Incident
 from incident.domain.breaker import CircuitBreaker
+from incident.domain.escalation import Routing, read_routing
 from incident.domain.events import ChainExhausted, Event, NoticesSettled
 from incident.domain.model import AttemptStatus, NoticeJob, NoticeStatus
 from incident.domain.policy import retry_delay
+from incident.domain.rate import TokenBucket, per_process
 from incident.service import bus, claims
 from incident.service.claims import ClaimRequest, Outcome
 from incident.service.compose import Composer, Delivery, message_id_for
 from incident.service.failpoints import failpoint
 from incident.service.planning import Plan, plan_batch
-from incident.settings import DispatchSettings
+from incident.settings import DispatchSettings, config_dir
 
 log = structlog.get_logger()
+
+
+def load_routing(settings: DispatchSettings) -> Routing:
+    """`dispatch.routing_file` (default config/routing.toml), validated at start."""
+    path = Path(settings.routing_file) if settings.routing_file else config_dir() / "routing.toml"
+    return read_routing(path, known=REGISTRY.keys(), required=bool(settings.routing_file))
 
 
 class Publisher(Protocol):
@@ -70,20 +86,17 @@ class ChannelLimits:
     rate_limit_per_second: float | None = None
 
 
-class RateLimiter:
-    """Spaces sends evenly to at most `per_second` (None: no limit)."""
-
-    def __init__(self, per_second: float | None) -> None:
-        self._gap = 1.0 / per_second if per_second else 0.0
-        self._next = 0.0
-
-    async def wait(self) -> None:
-        if not self._gap:
-            return
-        now = time.monotonic()
-        slot, self._next = max(now, self._next), max(now, self._next) + self._gap
-        if slot > now:
-            await asyncio.sleep(slot - now)
+def sender_key(channel: Channel) -> str:
+    """Who a provider counts a channel's messages against: its number or sender address."""
+    explicit = getattr(channel, "sender_key", None)
+    if isinstance(explicit, str):
+        return explicit
+    settings = getattr(channel, "settings", None)
+    for attr in ("from_number", "messaging_service_sid", "sender"):
+        value = getattr(settings, attr, None)
+        if value:
+            return str(value)
+    return ""
 
 
 class Dispatcher:
@@ -100,15 +113,15 @@ class Dispatcher:
         clock: Callable[[], datetime],
         kinds: Mapping[str, Sequence[str]] | None = None,
         limits: Mapping[str, ChannelLimits] | None = None,
+        routing: Routing | None = None,
     ) -> None:
         self._engine, self._channels, self._composer = engine, channels, composer
         self._settings, self._publisher, self._topics = settings, publisher, topics
         self._worker_id, self._clock = worker_id, clock
         self._kinds = kinds or {name: (ch.contact_kind,) for name, ch in channels.items()}
         self._limits = dict(limits or {})
-        self._limiters = {
-            n: RateLimiter(lim.rate_limit_per_second) for n, lim in self._limits.items()
-        }
+        self._buckets = self._rate_buckets(settings)
+        self._routing = routing if routing is not None else load_routing(settings)
         self.breakers = {
             name: CircuitBreaker(
                 name,
@@ -117,6 +130,20 @@ class Dispatcher:
             )
             for name in channels
         }
+
+    def _rate_buckets(self, settings: DispatchSettings) -> dict[str, TokenBucket]:
+        """One token bucket per (channel, sender) with a configured rate, shared by channels
+        that send as the same sender; each process takes rate / `dispatch.processes`."""
+        by_sender: dict[tuple[str, str], TokenBucket] = {}
+        buckets: dict[str, TokenBucket] = {}
+        for name, lim in self._limits.items():
+            rate = per_process(lim.rate_limit_per_second, settings.processes)
+            if rate is None or name not in self._channels:
+                continue
+            key = (name, sender_key(self._channels[name]))
+            burst = max(1.0, rate * settings.rate_burst_seconds)
+            buckets[name] = by_sender.setdefault(key, TokenBucket(rate, burst, time.monotonic))
+        return buckets
 
     async def handle(self, jobs: list[NoticeJob]) -> BatchResult:
         result = BatchResult()
@@ -127,6 +154,7 @@ class Dispatcher:
                 kinds=self._kinds,
                 chain=self._settings.fallback_chain,
                 now=self._clock(),
+                routing=self._routing,
             )
             result.skipped = plan.skipped
             self._dead_letter_unknown(session, plan.unknown, result)
@@ -142,6 +170,7 @@ class Dispatcher:
                 lease=lease,
             )
             elsewhere = claims.held_elsewhere(session, [d.key for d in send if d.key not in owned])
+            self._keep_timers(session, plan, result, now)
             bus.handle(session, events, now=now)
             session.commit()
         deadline = (
@@ -158,6 +187,18 @@ class Dispatcher:
         failpoint("dispatch.before_record")
         self._record(mine, outcomes, result)
         return result
+
+    def _keep_timers(
+        self, session: Session, plan: Plan, result: BatchResult, now: datetime
+    ) -> None:
+        """Escalation: steps not due yet become rows (a restart keeps them), unneeded ones are
+        cancelled. A timer due soon also waits in memory (`result.later`); a later one is
+        found by the sweep when due, so a million 48-hour timers do not sit in memory."""
+        claims.schedule(session, [(self._claim_request(d), due) for d, due in plan.timers], now=now)
+        claims.cancel(session, plan.cancel, now=now)
+        claims.restore(session, plan.restore, now=now)
+        horizon = now + timedelta(seconds=self._settings.timer_memory_seconds)
+        result.later += [(job, due) for job, due in plan.wake if due <= horizon]
 
     def _dead_letter_unknown(
         self, session: Session, jobs: list[NoticeJob], result: BatchResult
@@ -289,21 +330,25 @@ class Dispatcher:
                 messages.append(None)
                 results[i] = exc
         todo = iter([i for i, m in enumerate(messages) if m is not None])
-        limiter = self._limiters.get(name) or RateLimiter(None)
+        bucket = self._buckets.get(name)
         breaker = self.breakers[name]
 
         async def worker() -> None:
             for i in todo:
                 if breaker.state != "closed" and results[i] is None and _faulted(results):
                     return  # the channel is down: keep the rest for later, untried
-                await limiter.wait()
+                if bucket is not None and (wait := bucket.reserve()) > 0:
+                    await asyncio.sleep(wait)
                 msg = messages[i]
                 assert msg is not None
                 try:
                     results[i] = await channel.deliver(msg)
                 except Exception as exc:
                     results[i] = exc
-                    if isinstance(exc, ChannelFault):
+                    if isinstance(exc, Throttled) and bucket is not None:
+                        if bucket.slow_down(0.5):  # the message is retried, no try spent
+                            log.warning("channel_throttled", channel=name, rate=bucket.current)
+                    elif isinstance(exc, ChannelFault):
                         breaker.fault(str(exc), self._clock())
 
         width = self._limits.get(name, ChannelLimits()).concurrency

@@ -5,17 +5,23 @@ or a dispatcher died holding delayed jobs in memory, the notices are still `pend
 sweep republishes only those untouched for `older_than` and not held by a live claim or a
 scheduled retry, and touches them, so each costs at most one job per period — never a
 republish of everything on every start.
+
+Escalation timers are rows too (attempts in status `scheduled`): a notice already `sent` or
+`delivered` whose timer is due gets its job again the same way, so a step fires after a restart
+(and a timer hours away never has to be held in a dispatcher's memory).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from incident.adapters.tables import DeliveryAttempt, Incident, Notice
+from incident.domain.escalation import SCHEDULED
 from incident.domain.model import AttemptStatus, IncidentStatus, NoticeStatus
 from incident.service.enrich import Publisher
 
@@ -34,39 +40,55 @@ def sweep_stale(
     notices = Notice.__table__  # type: ignore[attr-defined]
     attempts = DeliveryAttempt.__table__  # type: ignore[attr-defined]
     incidents = Incident.__table__  # type: ignore[attr-defined]
-    busy = exists().where(
+    same_notice = and_(
         attempts.c.incident_id == notices.c.incident_id,
         attempts.c.addressee_id == notices.c.addressee_id,
         attempts.c.notice_version == notices.c.version,
-        or_(
-            and_(
-                attempts.c.status == AttemptStatus.SENDING.value,
-                attempts.c.claimed_at >= now - lease,
-            ),
-            and_(attempts.c.status == AttemptStatus.RETRY.value, attempts.c.not_before > now),
-        ),
     )
-    query = (
-        select(
-            notices.c.id,
-            notices.c.incident_id,
-            notices.c.addressee_id,
-            notices.c.addressee_kind,
-            notices.c.version,
-        )
+    columns = (
+        notices.c.id,
+        notices.c.incident_id,
+        notices.c.addressee_id,
+        notices.c.addressee_kind,
+        notices.c.version,
+    )
+    current = and_(
+        incidents.c.status != IncidentStatus.RAISED.value,
+        incidents.c.notice_version == notices.c.version,
+        func.coalesce(notices.c.updated_at, notices.c.created_at) < now - older_than,
+    )
+    pending = (
+        select(*columns)
         .join(incidents, incidents.c.id == notices.c.incident_id)
         .where(
             notices.c.status == NoticeStatus.PENDING.value,
-            incidents.c.status != IncidentStatus.RAISED.value,
-            incidents.c.notice_version == notices.c.version,
-            func.coalesce(notices.c.updated_at, notices.c.created_at) < now - older_than,
-            ~busy,
+            current,
+            ~_held(notices, now, lease, timers=True),
+        )
+        .limit(PAGE)
+    )
+    # Escalation timers that are due, found from the timer rows (few) rather than the notices.
+    open_ = [s.value for s in NoticeStatus if s is not NoticeStatus.UNREACHABLE]
+    timers = (
+        select(*columns)
+        .distinct()
+        .select_from(incidents)
+        .join(attempts, attempts.c.incident_id == incidents.c.id)
+        .join(notices, same_notice)
+        .where(
+            attempts.c.status == SCHEDULED,
+            attempts.c.not_before <= now,
+            notices.c.status.in_(open_),
+            current,
+            ~_held(notices, now, lease, timers=False),
         )
         .limit(PAGE)
     )
     total = 0
     with Session(engine) as session:
-        rows = session.execute(query).all()
+        rows = list(session.execute(pending).all())
+        seen = {row[0] for row in rows}
+        rows += [row for row in session.execute(timers).all() if row[0] not in seen]
         if not rows:
             return 0
         items = []
@@ -82,3 +104,20 @@ def sweep_stale(
         )
         session.commit()
     return total
+
+
+def _held(notices: Any, now: datetime, lease: timedelta, *, timers: bool) -> Any:
+    """The notice has a live claim, a retry not due yet, or (`timers`) a timer not due yet."""
+    other = DeliveryAttempt.__table__.alias("held")  # type: ignore[attr-defined]
+    waiting = [
+        and_(other.c.status == AttemptStatus.SENDING.value, other.c.claimed_at >= now - lease),
+        and_(other.c.status == AttemptStatus.RETRY.value, other.c.not_before > now),
+    ]
+    if timers:
+        waiting.append(and_(other.c.status == SCHEDULED, other.c.not_before > now))
+    return exists().where(
+        other.c.incident_id == notices.c.incident_id,
+        other.c.addressee_id == notices.c.addressee_id,
+        other.c.notice_version == notices.c.version,
+        or_(*waiting),
+    )

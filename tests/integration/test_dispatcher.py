@@ -10,13 +10,14 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from channels.errors import Throttled
 from channels.in_memory import InMemoryChannel
 from incident.adapters.tables import DeliveryAttempt, Incident, Notice
 from incident.domain.model import NoticeJob
 from incident.rendering import Renderer
 from incident.service.compose import Composer
 from incident.service.directory import save_people
-from incident.service.dispatch import Dispatcher, Topics
+from incident.service.dispatch import ChannelLimits, Dispatcher, Topics
 from incident.settings import DispatchSettings, templates_dir
 
 NOW = datetime(2026, 3, 6, 12, 0, tzinfo=UTC)
@@ -180,3 +181,34 @@ async def test_a_batch_still_unconfirmed_near_the_end_of_its_lease_is_recorded_a
     assert result.retried == 1
     assert attempt is not None and attempt.status == "retry"
     assert "claim lease" in (attempt.error or "")
+
+
+async def test_a_throttled_channel_slows_its_bucket_and_the_notice_waits_without_a_try(
+    engine: Engine,
+) -> None:
+    """A 429 is the provider's limit, not the person's fault: no try spent, breaker closed,
+    the (channel, sender) bucket runs at half its rate."""
+    seed(engine)
+    channel, publisher = EmailStandIn(), RecordingPublisher()
+    channel.fail_for("anna@example.com", Throttled, times=1)
+    composer = Composer(Renderer(templates_dir()), message_domain="example.org")
+    limited = Dispatcher(
+        engine,
+        {"email": channel},
+        composer,
+        settings=DispatchSettings(processes=2),
+        publisher=publisher,
+        topics=Topics("notices", "notices.retry"),
+        worker_id="w-limited",
+        clock=lambda: NOW,
+        limits={"email": ChannelLimits(concurrency=4, rate_limit_per_second=200.0)},
+    )
+    result = await limited.handle([NoticeJob("I1", "p1", 1)])
+    with Session(engine) as s:
+        attempt = s.get(DeliveryAttempt, KEY)
+    assert attempt is not None and (attempt.status, attempt.tries) == ("retry", 0)
+    assert (result.held, limited.breakers["email"].state) == (1, "closed")
+    bucket = limited._buckets["email"]
+    assert (bucket.rate, bucket.current) == (100.0, 50.0)  # 200/s over 2 processes, halved
+    result = await limited.handle([NoticeJob("I1", "p1", 1)])
+    assert result.sent == 1 and len(channel.sent) == 1
