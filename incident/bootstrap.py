@@ -24,6 +24,7 @@ from incident.obligations import load_rules
 from incident.rendering import Renderer
 from incident.service.compose import Composer
 from incident.service.confirmation import link_for, secret_of
+from incident.service.dispatch import load_routing
 from incident.settings import Settings, templates_dir
 
 log = structlog.get_logger()
@@ -47,6 +48,7 @@ class Runtime:
 
 def start_runtime(settings: Settings, *, embedded_ok: bool = True) -> Runtime:
     load_rules()  # a malformed rules file fails here, naming file, entry and field
+    load_routing(settings.dispatch)  # and so does a malformed routing (escalation) file
     channel_settings = resolve_channel_settings(settings)  # bad channel config fails first
     engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     ensure_schema_current(

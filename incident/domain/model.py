@@ -59,6 +59,8 @@ class AttemptStatus(StrEnum):
     BOUNCED = "bounced"  # came back after acceptance (bounce report): next channel
     UNDELIVERED = "undelivered"  # provider gave up after acceptance: next channel
     RETRY = "retry"  # not sent yet: may be claimed again after `not_before`
+    SCHEDULED = "scheduled"  # an escalation step's timer: claimed when `not_before` comes
+    CANCELLED = "cancelled"  # a timer whose step is no longer needed
     FAILED = "failed"  # refused for this recipient on this channel: the next channel is tried
     DELAYED = "delayed"  # a delay report (RFC 3464 Action: delayed): an event, no state change
 

@@ -76,8 +76,14 @@ class DispatcherProcesses:
         )
         # The children use the servers this process resolved (the local stand-ins included).
         channels = {name: cfg.model_dump() for name, cfg in runtime.channel_settings.items()}
+        # Each process takes its share of every provider's rate limit.
+        dispatch = runtime.settings.dispatch.model_copy(update={"processes": max(1, count)})
         self._settings = runtime.settings.model_copy(
-            update={"kafka": kafka, "channels": {**runtime.settings.channels, **channels}}
+            update={
+                "kafka": kafka,
+                "channels": {**runtime.settings.channels, **channels},
+                "dispatch": dispatch,
+            }
         )
         self._context = multiprocessing.get_context("spawn")  # no inherited threads/sockets
         self._stop = self._context.Event()

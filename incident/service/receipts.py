@@ -164,12 +164,20 @@ def _stop_chain(session: Session, attempt: DeliveryAttempt, source: str, now: da
             DeliveryAttempt.addressee_id == attempt.addressee_id,
             DeliveryAttempt.notice_version == attempt.notice_version,
             DeliveryAttempt.idempotency_key != attempt.idempotency_key,
-            DeliveryAttempt.status == AttemptStatus.RETRY.value,
+            col(DeliveryAttempt.status).in_(
+                [AttemptStatus.RETRY.value, AttemptStatus.SCHEDULED.value]
+            ),
         )
     ).all()
     reason = f"confirmed on {attempt.channel}"
     for other in waiting:
-        other.status, other.error, other.updated_at = AttemptStatus.FAILED.value, reason, now
+        # A retry is closed as failed; an escalation timer is cancelled: neither goes out now.
+        stopped = (
+            AttemptStatus.CANCELLED
+            if other.status == AttemptStatus.SCHEDULED.value
+            else AttemptStatus.FAILED
+        )
+        other.status, other.error, other.updated_at = stopped.value, reason, now
         other.not_before = None
         session.add(other)
         session.add(
