@@ -33,7 +33,7 @@ from typing import Any
 
 from channels.mime import address_problem  # the syntax check the email channel uses
 from incident.domain.incident_spec import LOCALE
-from incident.domain.jurisdiction import is_valid_jurisdiction, jurisdiction_of
+from incident.domain.jurisdiction import is_valid_jurisdiction, region_code
 from incident.errors import clipped
 
 PERSON_FIELDS = ("id", "name", "locale", "country", "region", "birth_date", "is_minor",
@@ -211,8 +211,8 @@ def _region(row: _Row, country: str | None) -> str | None:
     value = row.text("region")
     if value is None or country is None:
         return None
-    full = jurisdiction_of(country, value)
-    if not full.startswith(f"{country}-") or not is_valid_jurisdiction(full):
+    full = region_code(country, value)
+    if full is None or not is_valid_jurisdiction(full):
         row.bad("region", value, f"must be an ISO 3166-2 code of {country}, e.g. US-CA or CA")
         return None
     return full

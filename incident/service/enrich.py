@@ -35,7 +35,7 @@ from incident.adapters.tables import (
 from incident.domain.audience import AudienceDecision, DirectoryEntry, decide_audience
 from incident.domain.contacts import check_points, kind_problems
 from incident.domain.directory_rows import PersonRecord
-from incident.domain.jurisdiction import is_valid_jurisdiction, jurisdiction_of
+from incident.domain.jurisdiction import is_valid_jurisdiction, region_code
 from incident.domain.model import DataCategory, IncidentStatus, NoticeStatus
 from incident.errors import ConfigError, NotFound
 from incident.service.directory import load_contacts, sync_scope
@@ -134,7 +134,7 @@ def _decide(
     """One person's decision; a malformed row is recorded as a problem of that person."""
     guardian = guardians.get(person.guardian_id) if person.guardian_id else None
     try:
-        place = jurisdiction_of(person.country, person.region)
+        place = region_code(person.country, person.region) or person.country
         if not (is_valid_jurisdiction(person.country) and is_valid_jurisdiction(place)):
             raise ValueError(f"country/region {place!r} is not an ISO 3166 code")
         return decide_audience(
