@@ -19,6 +19,7 @@ from incident.adapters.tables import (
     Person,
 )
 from incident.domain.contacts import usable_contact_points
+from incident.domain.dedupe import accounts_of
 from incident.domain.model import (
     RETURNED,
     AddresseeKind,
@@ -152,6 +153,8 @@ def _plan_people(
                 point.id,
                 jurisdiction=found.jurisdiction if found is not None else None,
                 created_at=notice.created_at,
+                # Several accounts of one human: one notice lists them all (enrich/dedupe).
+                accounts=accounts_of(found.contact_problems) if found is not None else (),
             )
         )
 
