@@ -24,6 +24,8 @@ from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 
+import idna
+
 ACCOUNTS = "accounts"  # contact_problems key on the representative: ids, one a line
 MERGED_INTO = "merged_into"  # contact_problems key on the other members: the representative
 LINKING_KINDS = ("email", "phone")
@@ -37,8 +39,8 @@ def normal_contact(kind: str, value: str) -> str | None:
         if not at or not local or not domain:
             return None
         if "xn--" in domain.lower():
-            with suppress(UnicodeError):
-                domain = domain.encode("ascii").decode("idna")
+            with suppress(idna.IDNAError, UnicodeError):
+                domain = idna.decode(domain)  # IDNA 2008, as the directory stores it
         return f"{local}@{domain.lower()}"
     if kind == "phone":
         number = value.translate(_PHONE_PUNCTUATION)
