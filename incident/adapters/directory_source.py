@@ -62,13 +62,28 @@ def is_sql(scope: Mapping[str, Any]) -> bool:
     return is_filter(scope)
 
 
-def record_of(p: Person, categories: Cats | None = None) -> PersonRecord:
+_PERSON = Person.__table__  # type: ignore[attr-defined]
+# Read as plain rows (SQLAlchemy core), not ORM instances: this is enrichment's hot path.
+_FIELDS = ("id", "name", "country", "locale", "region", "birth_date", "is_minor",
+           "guardian_id", "channel_preferences", "created_at", "last_active_at")  # fmt: skip
+_COLUMNS = [_PERSON.c[n] for n in _FIELDS]
+
+
+def record_of(row: Sequence[Any], categories: Cats | None = None) -> PersonRecord:
+    """A `_COLUMNS` row as a PersonRecord."""
+    pid, name, country, locale, region, born, minor, guardian, prefs, created, active = row
     return PersonRecord(
-        id=p.id, name=p.name, country=p.country, locale=p.locale, region=p.region,
-        birth_date=p.birth_date, is_minor=p.is_minor, guardian_id=p.guardian_id,
-        channel_preferences=tuple(p.channel_preferences), created_at=p.created_at,
-        last_active_at=p.last_active_at, categories=categories,
+        pid, name, country, locale, region, born, bool(minor), guardian, tuple(prefs or ()),
+        created, active, categories=categories,
     )  # fmt: skip
+
+
+def people_by_id(session: Session, ids: Collection[str]) -> dict[str, PersonRecord]:
+    """These people (guardians, for instance) as records, by id."""
+    if not ids:
+        return {}
+    rows = session.execute(sa_select(*_COLUMNS).where(_PERSON.c.id.in_(list(ids))))
+    return {r[0]: record_of(r) for r in rows}
 
 
 def _day(text: str, *, after: bool = False) -> datetime:
@@ -106,10 +121,9 @@ class LocalDirectory:
         self.session, self.default, self.misses = session, default, misses
 
     def people_in_scope(self, scope: Mapping[str, Any]) -> Iterator[list[PersonRecord]]:
-        for chunk in self._members(scope):
-            yield [record_of(p, cats) for p, cats in chunk]
+        yield from self._members(scope)
 
-    def _members(self, scope: Mapping[str, Any]) -> Iterator[list[tuple[Person, Cats]]]:
+    def _members(self, scope: Mapping[str, Any]) -> Iterator[list[PersonRecord]]:
         if is_sql(scope):
             yield from self._filtered(self._clause(scope), scope)
         elif scope.get("people") is not None:
@@ -117,7 +131,9 @@ class LocalDirectory:
         elif scope.get("people_file"):
             yield from self._by_ids(_lines(scope["people_file"]))
         else:
-            yield from self._from_map(*self._collect(scope))
+            cats, where = self._collect(scope)
+            # Ids of a records file are checked as they are read, not in a pass of their own.
+            yield from self._from_map(cats, where, "record" if scope.get("records_file") else "")
 
     def _clause(self, scope: Mapping[str, Any]) -> Any:
         if scope.get("any_of"):
@@ -126,22 +142,24 @@ class LocalDirectory:
             return and_(*(self._clause(c) for c in scope["all_of"]))
         return filter_clause(scope)
 
-    def _filtered(
-        self, where: Any, scope: Mapping[str, Any]
-    ) -> Iterator[list[tuple[Person, Cats]]]:
-        last, found = "", False
-        while True:  # keyset pagination: stable and cheap on both engines
-            query = select(Person).where(where, col(Person.id) > last)
-            rows = list(self.session.exec(query.order_by(col(Person.id)).limit(CHUNK)).all())
-            if not rows:
-                break
-            found = True
-            yield [(p, self.default) for p in rows]
-            last = rows[-1].id
+    def _filtered(self, where: Any, scope: Mapping[str, Any]) -> Iterator[list[PersonRecord]]:
+        """One query in id order, streamed in chunks from a connection of its own: the table
+        is read once (a keyset page per chunk made the database find its place again for
+        every page, slower and slower as the scan advanced when a filter index was chosen).
+        """
+        found = False
+        query = sa_select(*_COLUMNS).where(where).order_by(_PERSON.c.id)
+        bind = self.session.get_bind()
+        engine = bind if isinstance(bind, Engine) else bind.engine
+        with engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=CHUNK).execute(query)
+            for rows in result.partitions(CHUNK):
+                found = True
+                yield [record_of(r, self.default) for r in rows]
         if not found:
             self.misses.missed([_describe(scope)], "filter")
 
-    def _by_ids(self, ids: Iterator[str]) -> Iterator[list[tuple[Person, Cats]]]:
+    def _by_ids(self, ids: Iterator[str]) -> Iterator[list[PersonRecord]]:
         seen: set[str] = set()
         chunk: list[str] = []
         for pid in ids:
@@ -149,10 +167,10 @@ class LocalDirectory:
                 seen.add(pid)
                 chunk.append(pid)
             if len(chunk) >= CHUNK:
-                yield self._fetch(chunk, report=True)
+                yield self._fetch(chunk, report="id")
                 chunk = []
         if chunk:
-            yield self._fetch(chunk, report=True)
+            yield self._fetch(chunk, report="id")
 
     def _fetch(
         self,
@@ -160,21 +178,21 @@ class LocalDirectory:
         *,
         where: Any = None,
         cats: Mapping[str, Cats] | None = None,
-        report: bool = False,
-    ) -> list[tuple[Person, Cats]]:
-        query = select(Person).where(col(Person.id).in_(ids))
-        rows = list(self.session.exec(query if where is None else query.where(where)).all())
+        report: str = "",
+    ) -> list[PersonRecord]:
+        query = sa_select(*_COLUMNS).where(_PERSON.c.id.in_(ids))
+        rows = self.session.execute(query if where is None else query.where(where)).all()
         if report:
-            found = {p.id for p in rows}
-            self.misses.missed([pid for pid in ids if pid not in found])
-        return [(p, cats[p.id] if cats else self.default) for p in rows]
+            found = {r[0] for r in rows}
+            self.misses.missed([pid for pid in ids if pid not in found], report)
+        return [record_of(r, cats[r[0]] if cats else self.default) for r in rows]
 
     def _from_map(
-        self, cats: Mapping[str, Cats], where: Any
-    ) -> Iterator[list[tuple[Person, Cats]]]:
+        self, cats: Mapping[str, Cats], where: Any, report: str = ""
+    ) -> Iterator[list[PersonRecord]]:
         ids = sorted(cats)
         for i in range(0, len(ids), CHUNK):
-            rows = self._fetch(ids[i : i + CHUNK], where=where, cats=cats)
+            rows = self._fetch(ids[i : i + CHUNK], where=where, cats=cats, report=report)
             if rows:
                 yield rows
 
@@ -187,19 +205,24 @@ class LocalDirectory:
             merged: dict[str, Cats] = {}
             for child in scope["any_of"]:
                 for chunk in self._members(child):
-                    for p, cats in chunk:
-                        merged[p.id] = merged.get(p.id, frozenset()) | cats
+                    for r in chunk:
+                        merged[r.id] = merged.get(r.id, frozenset()) | (r.categories or Cats())
             return merged, None
         parts = [c for c in scope["all_of"] if not is_sql(c)]
         wheres = [self._clause(c) for c in scope["all_of"] if c not in parts]
-        maps = [{p.id: cats for chunk in self._members(c) for p, cats in chunk} for c in parts]
+        maps = [
+            {r.id: r.categories or Cats() for ch in self._members(c) for r in ch} for c in parts
+        ]
         common = set(maps[0]).intersection(*maps[1:])
         out = {pid: (frozenset.intersection(*(m[pid] for m in maps))
                      or frozenset().union(*(m[pid] for m in maps))) for pid in common}  # fmt: skip
         return out, and_(*wheres) if wheres else None
 
     def _records(self, path: str, only: Sequence[str] | None) -> dict[str, Cats]:
+        """Key -> union of categories; ids are checked when the people are fetched. One set
+        object per distinct set of categories (a million rows share a handful)."""
         by_key: dict[str, dict[str, Cats]] = {"id": {}, "email": {}, "phone": {}}
+        shared: dict[Cats, Cats] = {}
         with open(path, encoding="utf-8-sig", newline="") as handle:
             for row in csv.DictReader(handle):
                 kind, key = (row.get("key_type") or "").strip(), (row.get("key") or "").strip()
@@ -208,14 +231,10 @@ class LocalDirectory:
                 )
                 if kind not in by_key or not key or (only and not cats & set(only)):
                     continue
-                by_key[kind][key] = by_key[kind].get(key, frozenset()) | cats
-        out: dict[str, Cats] = {}
-        ids = sorted(by_key["id"])
-        for i in range(0, len(ids), CHUNK):
-            chunk = ids[i : i + CHUNK]
-            found = set(self.session.exec(select(Person.id).where(col(Person.id).in_(chunk))))
-            self.misses.missed([k for k in chunk if k not in found], "record")
-            out |= {k: by_key["id"][k] for k in chunk if k in found}
+                old = by_key[kind].get(key)
+                cats = cats if old is None else old | cats
+                by_key[kind][key] = shared.setdefault(cats, cats)
+        out = by_key["id"]
         for kind in ("email", "phone"):
             self._points(kind, by_key[kind], out)
         return out

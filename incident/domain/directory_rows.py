@@ -11,7 +11,8 @@ Fields (CSV columns; JSON Lines keys are the same, lists where a CSV cell is `;`
     guardian_id                another person's id
     channel_preferences        channel names of the registry, `email;sms`
     created_at, last_active_at ISO 8601 with offset, or a date (midnight UTC)
-    email / emails             mailbox(es), `a@x.org;b@y.org`; RFC 5321 syntax
+    email / emails             mailbox(es), `a@x.org;b@y.org`; RFC 5321 syntax, stored in
+                               normal form (`normalise_email`)
     phone / phones             E.164 number(s), `+31612345678;+31201234567`
     postal_street, postal_city, postal_postal_code, postal_region, postal_country
                                (JSON Lines: `postal_address` {street, city, postal_code, ...})
@@ -31,9 +32,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
+
 from channels.mime import address_problem  # the syntax check the email channel uses
 from incident.domain.incident_spec import LOCALE
-from incident.domain.jurisdiction import is_valid_jurisdiction, jurisdiction_of
+from incident.domain.jurisdiction import is_valid_jurisdiction, region_code
 from incident.errors import clipped
 
 PERSON_FIELDS = ("id", "name", "locale", "country", "region", "birth_date", "is_minor",
@@ -211,8 +214,8 @@ def _region(row: _Row, country: str | None) -> str | None:
     value = row.text("region")
     if value is None or country is None:
         return None
-    full = jurisdiction_of(country, value)
-    if not full.startswith(f"{country}-") or not is_valid_jurisdiction(full):
+    full = region_code(country, value)
+    if full is None or not is_valid_jurisdiction(full):
         row.bad("region", value, f"must be an ISO 3166-2 code of {country}, e.g. US-CA or CA")
         return None
     return full
@@ -305,12 +308,33 @@ def _emails(row: _Row) -> tuple[str, ...] | None:
         return None
     good = []
     for value in values:
-        problem = address_problem(value) if isinstance(value, str) else "must be text"
-        if problem:
+        normal, problem = normalise_email(value) if isinstance(value, str) else (None, "text")
+        if normal is None:
             row.bad("email", value, f"not a usable email address: {problem}")
         else:
-            good.append(value)
+            good.append(normal)
     return tuple(dict.fromkeys(good)) or None
+
+
+def normalise_email(value: str) -> tuple[str | None, str | None]:
+    """(the address as stored, None) or (None, why it is refused). Offline: syntax only.
+
+    `email-validator` (no DNS: `check_deliverability=False`) refuses what no mail system
+    delivers (special-use domains such as .test or .localhost, a domain without a dot, quoted
+    local parts) and gives the normal form: domain lowercased and IDNA-normalised (UTS 46;
+    `xn--strae-oqa.de` and `Straße.DE` are both stored `straße.de`), local part NFC. The
+    local part's case is kept (RFC 5321: it is the mailbox's own). The normal form then passes
+    the SMTP-level check the email channel applies (`channels.mime.address_problem`)."""
+    problem = address_problem(value)
+    if problem is None:
+        try:
+            found = validate_email(value, check_deliverability=False)
+        except EmailNotValidError as exc:
+            return None, str(exc)
+        problem = address_problem(found.normalized)
+        if problem is None:
+            return found.normalized, None
+    return None, problem
 
 
 def _phones(row: _Row) -> tuple[str, ...] | None:

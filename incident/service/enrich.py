@@ -4,38 +4,59 @@ per person (ids only) on the `notices` topic, chunk by chunk as the scope is rea
 
 Every person is decided on their own: a malformed directory row becomes an AffectedPerson with
 the problem recorded, never an exception that stops the incident (or the service).
+
+Several accounts of one human (`incident.domain.dedupe`) get one notice. Where to find them:
+a SQL pass over everything stored, once all chunks are in, would see every duplicate, but no
+notice could be published before the last chunk (13 minutes at 1M people), and notices already
+queued could not be taken back. So dedupe is done as the scope streams: within each chunk, then
+against the people already stored for this incident, through a key index the run keeps in the
+database (`_KeyIndex`: a temporary table of contact digests -> representative, indexed, one
+query per chunk; nothing in this process's memory grows with the directory). The cost: a
+duplicate found in a later chunk joins a notice that may be on its way; it is merged only while
+that notice is still pending, else it keeps a notice of its own (told twice rather than not
+told), and the representative is then the earlier account rather than the smallest id. A
+dispatcher that planned the earlier notice just before the merge committed sends it without the
+late account (the window between planning and claiming one notice).
 """
 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import bindparam, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import bindparam, text, update
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
 from channels.base import ContactCheck
 from incident.adapters.db import insert_ignoring_duplicates
-from incident.adapters.directory_source import DirectorySource, LocalDirectory
+from incident.adapters.directory_source import DirectorySource, LocalDirectory, people_by_id
 from incident.adapters.tables import (
     AffectedPerson,
     AuditEvent,
     ContactPoint,
     Incident,
     Notice,
-    Person,
     ProcessedEvent,
 )
 from incident.domain.audience import AudienceDecision, DirectoryEntry, decide_audience
-from incident.domain.contacts import check_points, kind_problems
+from incident.domain.contacts import StoredContact, check_points, kind_problems
+from incident.domain.dedupe import (
+    ACCOUNTS,
+    LINKING_KINDS,
+    MERGED_INTO,
+    Group,
+    accounts_of,
+    contact_key,
+    group_people,
+)
 from incident.domain.directory_rows import PersonRecord
-from incident.domain.jurisdiction import is_valid_jurisdiction, jurisdiction_of
+from incident.domain.jurisdiction import is_valid_jurisdiction, region_code
 from incident.domain.model import DataCategory, IncidentStatus, NoticeStatus
 from incident.errors import ConfigError, NotFound
 from incident.service.directory import load_contacts, sync_scope
@@ -69,6 +90,7 @@ class _Report:
     affected: int = 0
     queued: int = 0
     malformed: int = 0
+    merged: int = 0  # accounts told in another account's notice (same human)
     missing_count: int = 0
     missing: list[str] = field(default_factory=list)
     unmatched_records: int = 0
@@ -89,7 +111,7 @@ class _Report:
         listed.extend(keys[: max(0, MISSING_LISTED - len(listed))])
 
 
-def _entry(p: Person | PersonRecord) -> DirectoryEntry:
+def _entry(p: PersonRecord) -> DirectoryEntry:
     return DirectoryEntry(p.id, p.country, p.region, p.is_minor, p.birth_date, p.guardian_id)
 
 
@@ -122,19 +144,17 @@ def load_risk_rules() -> RiskRules:
     return RiskRules(dict(levels), default)
 
 
-def _by_id(session: Session, ids: set[str]) -> dict[str, Person]:
-    if not ids:
-        return {}
-    return {p.id: p for p in session.exec(select(Person).where(col(Person.id).in_(ids))).all()}
-
-
 def _decide(
-    person: PersonRecord, guardians: Mapping[str, Person], *, now: datetime, ages: Mapping[str, int]
+    person: PersonRecord,
+    guardians: Mapping[str, PersonRecord],
+    *,
+    now: datetime,
+    ages: Mapping[str, int],
 ) -> AudienceDecision:
     """One person's decision; a malformed row is recorded as a problem of that person."""
     guardian = guardians.get(person.guardian_id) if person.guardian_id else None
     try:
-        place = jurisdiction_of(person.country, person.region)
+        place = region_code(person.country, person.region) or person.country
         if not (is_valid_jurisdiction(person.country) and is_valid_jurisdiction(place)):
             raise ValueError(f"country/region {place!r} is not an ISO 3166 code")
         return decide_audience(
@@ -171,55 +191,208 @@ def _store_chunk(
     ctx: EnrichContext,
     report: _Report,
     directory_problems: Mapping[str, str],
+    index: _KeyIndex,
 ) -> None:
-    guardians = _by_id(reader, {p.guardian_id for p in people if p.guardian_id})
+    guardians = people_by_id(reader, {p.guardian_id for p in people if p.guardian_id})
     decisions = [_decide(p, guardians, now=ctx.now, ages=ctx.majority_ages) for p in people]
     report.malformed += sum(1 for d in decisions if "directory" in d.problems)
-    people_by_id: dict[str, Person | PersonRecord] = {p.id: p for p in people}
-    people_by_id |= guardians
-    exposed = {p.id: sorted(p.categories or incident.categories) for p in people}
-    risk = ctx.risk or load_risk_rules()
-    contacts = load_contacts(reader, {d.recipient_id for d in decisions}, ctx.checks.keys())
+    known = {p.id: p for p in people} | guardians
+    kinds = {*ctx.checks.keys(), *LINKING_KINDS}
+    contacts = load_contacts(reader, {d.recipient_id for d in decisions}, kinds)
     checked: dict[int, str | None] = {}
-    affected_rows = []
-    for d in decisions:
+    rows: dict[str, dict[str, Any]] = {}
+    keys: dict[str, list[tuple[str, str]]] = {}
+    for d, person in zip(decisions, people, strict=True):
         points = contacts.get(d.recipient_id, [])
-        recipient = people_by_id.get(d.recipient_id)
+        recipient = known.get(d.recipient_id)
         found = check_points(points, ctx.checks, recipient.country if recipient else None)
         checked.update(found)
         problems = {**kind_problems(ctx.checks.keys(), points, found), **d.problems}
         if d.person_id in directory_problems:
             said = [problems.get("directory"), directory_problems[d.person_id]]
             problems["directory"] = "; ".join(filter(None, said))[:500]
-        affected_rows.append(
-            {
-                "incident_id": incident.id,
-                "person_id": d.person_id,
-                "jurisdiction": d.jurisdiction,
-                "categories": exposed[d.person_id],
-                "risk": risk.level(exposed[d.person_id]),
-                "is_minor": d.is_minor,
-                "recipient_id": d.recipient_id,
-                "contact_problems": problems,
-            }
-        )
+        rows[d.person_id] = _affected_row(incident, d, person, problems, ctx)
+        if d.recipient_id == d.person_id:  # a guardian's notice names the child: not merged
+            keys[d.person_id] = _linking_keys(points, found)
     stored = {p.id: p.problem for pts in contacts.values() for p in pts}
     changed = [(pid, why) for pid, why in checked.items() if stored.get(pid) != why]
     with Session(engine) as writer:
+        merged = _merge(writer, incident, rows, keys, index, ctx.now)
         _record_point_problems(writer, changed, ctx.now)
-        insert_ignoring_duplicates(writer, AffectedPerson, affected_rows)
-        insert_ignoring_duplicates(
-            writer, Notice, [_notice_row(incident, d, ctx.now) for d in decisions]
-        )
+        insert_ignoring_duplicates(writer, AffectedPerson, list(rows.values()))
+        told = [d for d in decisions if d.person_id not in merged]
+        notices = [_notice_row(incident, d, ctx.now) for d in told]
+        insert_ignoring_duplicates(writer, Notice, notices)
         writer.commit()
     report.affected += len(decisions)
-    for row in affected_rows:
+    report.merged += len(merged)
+    for row in rows.values():
         level = str(row["risk"])
         report.risk[level] = report.risk.get(level, 0) + 1
     report.queued += ctx.publisher.publish_all(
-        ctx.notices_topic, [(d.person_id, _job(incident, d.person_id)) for d in decisions]
+        ctx.notices_topic, [(d.person_id, _job(incident, d.person_id)) for d in told]
     )
     ctx.tick()
+
+
+def _affected_row(
+    incident: Incident,
+    d: AudienceDecision,
+    person: PersonRecord,
+    problems: dict[str, str],
+    ctx: EnrichContext,
+) -> dict[str, Any]:
+    exposed = sorted(person.categories or incident.categories)
+    return {
+        "incident_id": incident.id,
+        "person_id": d.person_id,
+        "jurisdiction": d.jurisdiction,
+        "categories": exposed,
+        "risk": (ctx.risk or load_risk_rules()).level(exposed),
+        "is_minor": d.is_minor,
+        "recipient_id": d.recipient_id,
+        "contact_problems": problems,
+    }
+
+
+def _linking_keys(
+    points: Sequence[StoredContact], found: Mapping[int, str | None]
+) -> list[tuple[str, str]]:
+    """Digests of the usable email addresses and phone numbers (a point with a problem, now or
+    on file, proves nothing about who owns it)."""
+    out = []
+    for p in points:
+        if p.kind in LINKING_KINDS and found.get(p.id, p.problem) is None:
+            key = contact_key(p.kind, p.value)
+            if key is not None:
+                out.append((p.kind, key))
+    return out
+
+
+class _KeyIndex:
+    """This run's contact digests -> representative: a temporary table on a connection of its
+    own (primary key on the digest), so a later chunk finds an earlier chunk's accounts with
+    one indexed query. A re-run (after a crash) rebuilds it: the scan order is the same."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.conn: Connection = engine.connect()
+        schema = "temp" if engine.dialect.name == "sqlite" else "pg_temp"
+        self.drop = text(f"DROP TABLE IF EXISTS {schema}.bn_merge_keys")
+        self.conn.execute(self.drop)  # a pooled connection may still have one
+        self.conn.execute(
+            text("CREATE TEMPORARY TABLE bn_merge_keys (k VARCHAR(32) PRIMARY KEY, p TEXT)")
+        )
+        self.conn.commit()
+
+    def owners(self, keys: Collection[str]) -> dict[str, str]:
+        if not keys:
+            return {}
+        query = text("SELECT k, p FROM bn_merge_keys WHERE k IN :keys").bindparams(
+            bindparam("keys", expanding=True)
+        )
+        return {k: p for k, p in self.conn.execute(query, {"keys": list(keys)})}
+
+    def add(self, pairs: Sequence[dict[str, str]]) -> None:
+        if pairs:
+            insert = "INSERT INTO bn_merge_keys (k, p) VALUES (:k, :p) ON CONFLICT DO NOTHING"
+            self.conn.execute(text(insert), list(pairs))
+            self.conn.commit()
+
+    def close(self) -> None:
+        self.conn.rollback()
+        self.conn.execute(self.drop)
+        self.conn.commit()
+        self.conn.close()
+
+
+def _merge(
+    writer: Session,
+    incident: Incident,
+    rows: dict[str, dict[str, Any]],
+    keys: Mapping[str, list[tuple[str, str]]],
+    index: _KeyIndex,
+    now: datetime,
+) -> set[str]:
+    """Group the chunk's accounts (and join groups stored by earlier chunks whose notice is
+    still pending); mark the rows; record the merges. The ids merged into another notice."""
+    groups = group_people(keys)
+    grouped = {m for g in groups for m in g.members}
+    units = groups + [
+        Group(pid, (pid,), frozenset(k for _, k in ks), ())
+        for pid, ks in keys.items()
+        if pid not in grouped and ks
+    ]
+    owners = index.owners({k for u in units for k in u.keys})
+    earlier = {u.representative: min({owners[k] for k in u.keys if k in owners}) for u in units
+               if any(k in owners for k in u.keys)}  # fmt: skip
+    pending = _pending_reps(writer, incident, set(earlier.values()))
+    merged: set[str] = set()
+    records: list[dict[str, Any]] = []
+    late: dict[str, list[str]] = {}
+    for unit in units:
+        rep = earlier.get(unit.representative)
+        if rep in pending:
+            late.setdefault(rep, []).extend(unit.members)
+        elif len(unit.members) > 1:
+            rep = unit.representative
+            rows[rep]["contact_problems"][ACCOUNTS] = "\n".join(unit.members)
+        else:
+            rep = unit.representative
+        for member in unit.members:
+            if member != rep:
+                rows[member]["contact_problems"][MERGED_INTO] = rep
+                rows[member]["recipient_id"] = rows.get(rep, {}).get("recipient_id", rep)
+                merged.add(member)
+        if len(unit.members) > 1 or rep != unit.representative:
+            records.append({"representative": rep, "merged": [m for m in unit.members
+                            if m != rep], "by": list(unit.kinds) or ["cross-chunk"]})  # fmt: skip
+    final = {u.representative: earlier.get(u.representative, "") for u in units}
+    final = {u: r if r in pending else u for u, r in final.items()}
+    index.add([{"k": k, "p": final[u.representative]} for u in units for k in u.keys])
+    _add_accounts(writer, incident, pending, late)
+    if records:
+        writer.add(AuditEvent(incident_id=incident.id, kind="recipients_merged",
+                              at=now, detail={"groups": records}))  # fmt: skip
+    return merged
+
+
+def _pending_reps(writer: Session, incident: Incident, reps: set[str]) -> set[str]:
+    """Which of these earlier representatives' notices are still pending (can take more)."""
+    if not reps:
+        return set()
+    query = select(Notice.addressee_id).where(
+        Notice.incident_id == incident.id,
+        Notice.addressee_kind == "person",
+        Notice.version == incident.notice_version,
+        Notice.status == NoticeStatus.PENDING.value,
+        col(Notice.addressee_id).in_(reps),
+    )
+    return set(writer.exec(query).all())
+
+
+def _add_accounts(
+    writer: Session, incident: Incident, pending: set[str], late: Mapping[str, list[str]]
+) -> None:
+    """Add late accounts to the lists of notices stored by earlier chunks."""
+    if not late:
+        return
+    table = AffectedPerson.__table__  # type: ignore[attr-defined]
+    stored = writer.execute(
+        select(table.c.person_id, table.c.contact_problems).where(
+            table.c.incident_id == incident.id, table.c.person_id.in_(list(late))
+        )
+    ).all()
+    changes = []
+    for rep, problems in stored:
+        accounts = {*(accounts_of(problems) or (rep,)), *late[rep]} - {rep}
+        listed = "\n".join([rep, *sorted(accounts)])
+        changes.append({"pid": rep, "cp": {**problems, ACCOUNTS: listed}})
+    writer.execute(
+        update(table)
+        .where(table.c.incident_id == incident.id, table.c.person_id == bindparam("pid"))
+        .values(contact_problems=bindparam("cp")),
+        changes,
+    )
 
 
 def _record_point_problems(
@@ -292,10 +465,17 @@ def enrich_incident(
     directory_problems: dict[str, str] = {}
     if ctx.directory is not None:
         directory_problems = sync_scope(engine, ctx.directory, incident.scope)
-    with Session(engine) as reader:
-        local = LocalDirectory(reader, default=frozenset(incident.categories), misses=report)
-        for people in local.people_in_scope(incident.scope):
-            _store_chunk(engine, incident, reader, people, ctx, report, directory_problems)
+    index = _KeyIndex(engine)
+    try:
+        with Session(engine) as reader:
+            local = LocalDirectory(reader, default=frozenset(incident.categories), misses=report)
+            for people in local.people_in_scope(incident.scope):
+                _store_chunk(
+                    engine, incident, reader, people, ctx, report, directory_problems, index
+                )
+                reader.rollback()  # end the read transaction: the next chunk sees fresh rows
+    finally:
+        index.close()
     with Session(engine) as session:
         stored = session.get(Incident, incident_id)
         assert stored is not None
@@ -332,6 +512,7 @@ def _report_detail(report: _Report) -> dict[str, Any]:
         "affected": report.affected,
         "queued": report.queued,
         "malformed_rows": report.malformed,
+        "merged_accounts": report.merged,
         "not_in_directory": report.missing_count,
         "not_in_directory_ids": report.missing,
         "unmatched_records": report.unmatched_records,

@@ -24,6 +24,7 @@ from incident.adapters.tables import (
     Person,
 )
 from incident.domain.contacts import StoredContact, usable_contact_points
+from incident.domain.dedupe import accounts_of
 from incident.domain.escalation import (
     SCHEDULED,
     AttemptState,
@@ -200,6 +201,8 @@ def _delivery(
         point.id,
         jurisdiction=found.jurisdiction if found is not None else None,
         created_at=notice.created_at,
+        # Several accounts of one human: one notice lists them all (enrich/dedupe).
+        accounts=accounts_of(found.contact_problems) if found is not None else (),
     )
 
 

@@ -108,3 +108,45 @@ def test_lenient_keeps_what_is_valid_and_lists_the_rest() -> None:
 def test_lenient_still_needs_an_id() -> None:
     with pytest.raises(RowRejected):
         parse({"name": "Anna", "country": "NL"}, lenient=True)
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("Anna.Smith@Example.COM", "Anna.Smith@example.com"),  # domain lowercased, local kept
+        ("x@xn--strae-oqa.de", "x@straße.de"),  # IDNA: A-labels and U-labels store alike
+        ("x@STRASSE.de", "x@strasse.de"),
+        ("jörg@bücher.example.org", "jörg@bücher.example.org"),
+        (" a@x.org ", "a@x.org"),
+    ],
+)
+def test_emails_are_stored_in_normal_form(given: str, stored: str) -> None:
+    """email-validator (offline) gives the form stored: one mailbox, one stored value."""
+    record = parse({"id": "p", "name": "A", "country": "NL", "email": given})
+    assert record.emails == (stored,)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("a@mail.test", "special-use or reserved name"),
+        ("a@localhost", "no dot"),
+        ("a..b@x.org", "invalid local part"),
+        ('"a b"@x.org', "malformed"),
+        ("a@[192.0.2.1]", "bracketed IP address"),
+    ],
+)
+def test_invalid_emails_are_rejected_with_the_reason(value: str, reason: str) -> None:
+    found = problems({"id": "p", "name": "A", "country": "NL", "email": value})
+    assert "not a usable email address" in found["email"] and reason in found["email"]
+
+
+def test_the_same_mailbox_twice_in_two_spellings_is_stored_once() -> None:
+    record = parse({"id": "p", "name": "A", "country": "NL", "email": "a@X.org;a@x.ORG"})
+    assert record.emails == ("a@x.org",)
+
+
+def test_regions_of_hong_kong_and_macao_are_valid_regions_of_cn() -> None:
+    """ISO 3166-2:CN lists CN-HK and CN-MO: the row keeps the code, enrichment maps it."""
+    assert parse({"id": "p", "name": "A", "country": "CN", "region": "HK"}).region == "CN-HK"
+    assert parse({"id": "p", "name": "A", "country": "CN", "region": "CN-MO"}).region == "CN-MO"
