@@ -109,7 +109,7 @@ def fit(text: str, max_segments: int) -> str:
         if space >= 0 and space > n - 25:
             n = space
     line_start = lead.rfind("\n", 0, n) + 1
-    if 0 < line_start and n < len(lead) and lead[n] != "\n" and n - line_start < _STUB:
+    if line_start > 0 and n < len(lead) and lead[n] != "\n" and n - line_start < _STUB:
         return candidate(line_start, dots=False)  # the line's stub says nothing: drop it
     return candidate(n)
 

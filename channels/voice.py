@@ -97,7 +97,7 @@ def spoken(twiml: str) -> str:
                 walk(child)
                 lines.append("[end of listening]")
 
-    walk(ET.fromstring(twiml))  # noqa: S314 - our own TwiML, built by VoiceResponse
+    walk(ET.fromstring(twiml))  # our own TwiML, built by VoiceResponse
     return "\n".join(lines) + "\n"
 
 

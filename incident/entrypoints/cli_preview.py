@@ -11,7 +11,8 @@ not be sent), 2 bad input (file, locale, jurisdiction, channel or format).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -20,6 +21,11 @@ from typing import Annotated
 import typer
 
 from channels import REGISTRY
+from channels.base import RenderedMessage
+from channels.letter import LetterChannel
+from channels.push import PushChannel, topic_for
+from channels.sms import SmsChannel, SmsSettings
+from channels.voice import VoiceChannel, VoiceSettings, spoken
 from incident.adapters.documents import load_document
 from incident.adapters.tables import Incident, Person
 from incident.domain.content import (
@@ -68,6 +74,32 @@ def incident_row(spec: IncidentSpec, incident_id: str = PREVIEW_ID) -> Incident:
         occurred_at=spec.occurred_at,
         created_at=datetime.now(UTC),
     )
+
+
+def sendable(
+    channel: str, msg: RenderedMessage, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> dict[str, bytes]:
+    """What `channel` would send for `msg`, by file extension, built by the channel's own code
+    and sent nowhere: email text (with its subject) and HTML, the SMS body as budgeted, the
+    spoken voice script, the push payload, the letter's PDF, the public page."""
+    if channel == "sms":
+        return {"txt": (SmsChannel(SmsSettings()).body_for(msg) + "\n").encode()}
+    if channel == "voice":
+        # With a keypress URL (as in production) the call asks the person to press 1.
+        voice = VoiceChannel(VoiceSettings(confirm_url="https://preview.invalid/confirm"))
+        return {"txt": spoken(voice.twiml(msg)).encode()}
+    if channel == "push":
+        push = PushChannel(vapid_private_key=None, local_dir=Path("."))
+        note = json.loads(push.payload(msg, topic_for(msg.idempotency_key)))
+        return {"json": (json.dumps(note, ensure_ascii=False, indent=2) + "\n").encode()}
+    if channel == "letter":
+        return {"pdf": LetterChannel(drop_folder=Path("."), clock=clock).build(msg)[0]}
+    files = {"txt": msg.body_text.encode()}
+    if msg.subject is not None:
+        files["txt"] = f"Subject: {msg.subject}\n\n".encode() + files["txt"]
+    if msg.body_html is not None:
+        files["html"] = msg.body_html.encode()
+    return files
 
 
 def _jurisdictions(spec: IncidentSpec) -> Sequence[str | None]:
