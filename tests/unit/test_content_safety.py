@@ -31,7 +31,7 @@ _TAG = re.compile(r"<\s*(?:script|img|iframe|object|embed)\b|<[^>]*\son\w+\s*=",
 
 @pytest.fixture(scope="module")
 def hostile() -> object:
-    row = render.incident().model_copy()
+    row = render.incident().model_copy(update={"id": "INC-HOSTILE"})  # renders are cached by id
     for name in SECTIONS:
         setattr(row, name, {loc: HOSTILE for loc in render.LOCALES})
     return row
