@@ -286,7 +286,9 @@ class LetterChannel(Channel):
         except FontError as exc:
             raise ChannelFault(_NAME, f"misconfiguration: {exc}") from exc
 
-    async def deliver(self, msg: RenderedMessage) -> Receipt:
+    def build(self, msg: RenderedMessage) -> tuple[bytes, int, str]:
+        """The letter's PDF, its page count and the recipient's country, without posting it
+        (what `deliver` hands to the print run; `notices preview` shows it)."""
         if msg.contact is None or msg.contact.kind != ContactKind.POSTAL:
             raise RecipientRejected(_NAME, "no postal address")
         try:
@@ -294,13 +296,12 @@ class LetterChannel(Channel):
         except AddressProblem as exc:
             raise RecipientRejected(_NAME, str(exc)) from exc
         meta, body = split_furniture(msg.body_text)
-        letter_id = letter_id_for(msg.idempotency_key)
         country = address["country_code"]
         lines = address_lines(address, name=meta.get("to", ""), home=self._sender_country)
         info = [letter_date(meta, self._clock()), meta.get("reference", "")]
         content = LetterContent(
             paper=paper_for(country, self._page_size),
-            letter_id=letter_id,
+            letter_id=letter_id_for(msg.idempotency_key),
             return_address=self._return_address,
             address=lines,
             info=[line for line in info if line],
@@ -317,6 +318,11 @@ class LetterChannel(Channel):
             pdf, pages = render_letter(content, fonts)
         except AddressTooLong as exc:
             raise RecipientRejected(_NAME, str(exc)) from exc
+        return pdf, pages, country
+
+    async def deliver(self, msg: RenderedMessage) -> Receipt:
+        pdf, pages, country = self.build(msg)
+        letter_id = letter_id_for(msg.idempotency_key)
         person = person_of(msg.idempotency_key)
         try:
             await asyncio.to_thread(self._runs.add, letter_id, person, country, pages, pdf)

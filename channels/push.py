@@ -72,6 +72,10 @@ class PushChannel(Channel):
     name = _NAME
     contact_kind = ContactKind.PUSH
     max_payload_bytes = 1024  # JSON before encryption; push services take up to ~4 KB after
+    # What notification centres show before cutting (Android and Chrome collapse a title to
+    # one or two lines, macOS and Windows to two; bodies to about four lines).
+    max_title_chars = 80
+    max_body_chars = 240
 
     def __init__(
         self,
@@ -116,7 +120,8 @@ class PushChannel(Channel):
         link = lines.pop() if lines and lines[-1].startswith(("https://", "http://")) else None
         ref = msg.headers.get("X-Incident-Ref") or msg.idempotency_key.split(":", 1)[0]
         url = _notice_url(self._url_template, ref, msg.locale) or link
-        body = " ".join(lines)
+        title = shorten(title, self.max_title_chars)
+        body = shorten(" ".join(lines), self.max_body_chars)
         # `tag`: a service worker replaces rather than stacks a resent notice.
         note = {"title": title, "body": body, "url": url, "lang": msg.locale, "tag": topic}
         while (over := len(encoded := _json(note)) - self.max_payload_bytes) > 0:
@@ -172,6 +177,17 @@ class PushChannel(Channel):
             header = f"vapid t={vapid_jwt.sign(claims, self._key)}, k={self._public}"
             self._jwts[audience] = (header, exp)
         return header
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` within `limit` characters, cut at a space (or between CJK characters) with "…"."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-–—、，：") + "…"
 
 
 def _verdict(status: int, reason: str, retry_after: str | None) -> Exception:

@@ -43,6 +43,7 @@ GSM7_BASIC = frozenset(
 )
 GSM7_EXTENDED = frozenset("\f^{}\\[~]|€")  # an escape character first: two septets each
 _BLANK_RUNS = re.compile(r"\n{3,}")
+_STUB = 40  # a line cut shorter than this is left out whole
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +57,10 @@ def is_gsm7(text: str) -> bool:
     return all(c in GSM7_BASIC or c in GSM7_EXTENDED for c in text)
 
 
-def measure(text: str) -> Segments:
-    """How many segments `text` costs. A character is never split across two segments."""
-    gsm = is_gsm7(text)
+def measure(text: str, *, gsm: bool | None = None) -> Segments:
+    """How many segments `text` costs. A character is never split across two segments.
+    `gsm=False` prices it as UCS-2 whatever it holds (an upper bound for its prefixes)."""
+    gsm = is_gsm7(text) if gsm is None else gsm and is_gsm7(text)
     if gsm:
         costs = [2 if c in GSM7_EXTENDED else 1 for c in text]
         single, part = 160, 153
@@ -79,23 +81,28 @@ def measure(text: str) -> Segments:
 
 def fit(text: str, max_segments: int) -> str:
     """`text` within `max_segments`: its last paragraph (reference and link) kept whole, the
-    text before it shortened at a word boundary with an ellipsis, or left out entirely."""
+    text before it shortened at a word boundary with an ellipsis, or left out entirely. A line
+    of which only a stub would remain (fewer than `_STUB` characters, e.g. "On 18 November…")
+    is left out whole instead."""
     text = _BLANK_RUNS.sub("\n\n", "\n".join(line.rstrip() for line in text.split("\n"))).strip()
     if measure(text).count <= max_segments:
         return text
     lead, _, tail = text.rpartition("\n\n")
 
-    def candidate(n: int) -> str:
+    def candidate(n: int, dots: bool = True) -> str:
         cut = lead[:n].rstrip(" ,;:-–—、，。\n")
         if not cut:
             return tail
-        dots = "..." if is_gsm7(cut + tail) else "…"
-        return f"{cut}{dots}\n\n{tail}"
+        mark = ("..." if is_gsm7(cut + tail) else "…") if dots else ""
+        return f"{cut}{mark}\n\n{tail}"
 
-    low, high = 0, len(lead)  # the longest prefix that fits: the cost only grows with n
+    # The longest prefix that fits. Priced as UCS-2 when the whole text is, so the cost only
+    # grows with n: a prefix that happens to be GSM-7 (cheaper) cannot mislead the search.
+    gsm = is_gsm7(text)
+    low, high = 0, len(lead)
     while low < high:
         mid = (low + high + 1) // 2
-        if measure(candidate(mid)).count <= max_segments:
+        if measure(candidate(mid), gsm=gsm).count <= max_segments:
             low = mid
         else:
             high = mid - 1
@@ -104,6 +111,9 @@ def fit(text: str, max_segments: int) -> str:
         space = max(lead.rfind(" ", 0, n), lead.rfind("\n", 0, n))
         if space >= 0 and space > n - 25:
             n = space
+    line_start = lead.rfind("\n", 0, n) + 1
+    if line_start > 0 and n < len(lead) and lead[n] != "\n" and n - line_start < _STUB:
+        return candidate(line_start, dots=False)  # the line's stub says nothing: drop it
     return candidate(n)
 
 

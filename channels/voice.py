@@ -13,6 +13,7 @@ No idempotency key exists for Twilio Calls either: see channels/twilio_client.py
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -81,6 +82,26 @@ def twiml_for(script: str, *, locale: str, confirm_url: str | None, gather_secon
     if goodbye:
         response.say(goodbye, voice=voice, language=language)
     return str(response)
+
+
+def spoken(twiml: str) -> str:
+    """What the caller hears, as a reviewer reads it: one line per `<Say>` (voice and language
+    first), `[pause]` and the keypress window marked."""
+    lines: list[str] = []
+
+    def walk(node: ET.Element) -> None:
+        for child in node:
+            if child.tag == "Say":
+                lines.append(f"[{child.get('language')} {child.get('voice')}] {child.text or ''}")
+            elif child.tag == "Pause":
+                lines.append(f"[pause {child.get('length')} s]")
+            elif child.tag == "Gather":
+                lines.append(f"[listening for {child.get('numDigits')} key]")
+                walk(child)
+                lines.append("[end of listening]")
+
+    walk(ET.fromstring(twiml))  # our own TwiML, built by VoiceResponse
+    return "\n".join(lines) + "\n"
 
 
 class VoiceSettings(tw.TwilioSettings):

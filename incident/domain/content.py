@@ -43,6 +43,14 @@ _COUNT = re.compile(
     r"\b\d[\d.,\s]*\s*(?:residents|customers|people|persons|individuals|users|accounts|clients)\b",
     re.IGNORECASE,
 )
+# A link as mail clients and readers recognise one: a scheme, `www.`, or a bare host name
+# (`bit.ly/x`, `evil.example.net`; not the domain of an email address).
+_LINK = re.compile(
+    r"\b(?:[a-z][a-z0-9+.-]*://|www\.)[^\s<>\"'）」]+"
+    r"|(?<![@\w.-])(?:[a-z0-9-]+\.)+[a-z]{2,24}\b(?:/[^\s<>\"'）」]*)?",
+    re.IGNORECASE,
+)
+_HOST = re.compile(r"^(?:[a-z][a-z0-9+.-]*:)?//(?:[^@/?#\s]*@)?\[?([^/?#:\s\]]+)", re.IGNORECASE)
 Kind = Literal["empty", "missing", "forbidden", "fallback", "manual", "unmapped"]
 BLOCKING: frozenset[str] = frozenset({"empty"})  # the others are warnings: the notice can go
 
@@ -232,11 +240,39 @@ def pick(texts: Mapping[str, str], locale: str) -> tuple[str, bool]:
     return english, bool(english)
 
 
+def organisation_host(incident: IncidentContent) -> str | None:
+    """The host of the incident's own notice page (its contact url): the only site a notice
+    may link to."""
+    url = str(contact_of(incident).get("url") or "")
+    host = _HOST.match(url)
+    return host.group(1).lower() if host else None
+
+
+def defang(text: str, host: str | None) -> str:
+    """Links in incident text to any site but `host` (or its subdomains) made inert: scheme
+    dropped and dots bracketed (`evil[.]example[.]net/login`), as security notices quote
+    them, so no mail client or reader turns them into a link."""
+
+    def inert(match: re.Match[str]) -> str:
+        url = match.group(0).rstrip(".,;:!?")  # the sentence's punctuation is not the link's
+        end = match.group(0)[len(url) :]
+        found = _HOST.match(url if "://" in url else "//" + url)
+        name = found.group(1).lower() if found else ""
+        if host and (name == host or name.endswith("." + host)):
+            return url + end
+        return url.split("://", 1)[-1].replace(".", "[.]") + end
+
+    return _LINK.sub(inert, text)
+
+
 def localise(incident: IncidentContent, locale: str) -> tuple[dict[str, str], frozenset[str]]:
-    """Each section in the reader's locale, and the sections shown in English instead."""
+    """Each section in the reader's locale (links to other sites than the organisation's made
+    inert), and the sections shown in English instead."""
     texts, fallbacks = {}, set()
+    host = organisation_host(incident)
     for name in SECTIONS:
-        texts[name], fell_back = pick(getattr(incident, name) or {}, locale)
+        text, fell_back = pick(getattr(incident, name) or {}, locale)
+        texts[name] = defang(text, host)
         if fell_back:
             fallbacks.add(name)
     return texts, frozenset(fallbacks)

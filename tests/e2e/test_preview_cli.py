@@ -97,10 +97,19 @@ def test_bad_options_exit_2_naming_the_option(args: list[str], field: str) -> No
     assert code == 2 and field in err
 
 
-def test_preview_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_preview_sends_nothing_and_writes_only_the_html_it_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No database, no mail folder: only the HTML part, under out/preview, its path printed."""
     monkeypatch.chdir(tmp_path)
-    code, _, _ = preview(str(EXAMPLE), "--locale", "fr", "--jurisdiction", "FR")
-    assert code == 0 and list(tmp_path.iterdir()) == []
+    code, _, err = preview(str(EXAMPLE), "--locale", "fr", "--jurisdiction", "FR")
+    assert code == 0
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert [p.relative_to(tmp_path) for p in written] == [
+        Path("out/preview/PREVIEW/preview-email-fr.html")
+    ]
+    assert f"wrote {Path('out/preview/PREVIEW/preview-email-fr.html')}" in err
+    assert 'lang="fr"' in written[0].read_text(encoding="utf-8")
 
 
 def test_incident_raise_warnings_cover_every_scoped_jurisdiction_and_locale() -> None:
@@ -109,3 +118,95 @@ def test_incident_raise_warnings_cover_every_scoped_jurisdiction_and_locale() ->
     places = {p.jurisdiction for p in found}
     assert {"CN", "US-CA", "US-NY"} <= places  # US in scope: its states with rules are checked
     assert not [p for p in found if p.kind in ("empty", "forbidden", "unmapped")]
+
+
+# ── stored incidents: --person and --sample ─────────────────────────────────────────────
+PEOPLE = [  # id, locale, country, region, jurisdiction, contact kinds (in preference order)
+    ("p-nl", "nl", "NL", None, "NL", ("email",)),
+    ("p-de", "de", "DE", None, "DE", ("phone",)),
+    ("p-ja", "ja", "JP", None, "JP", ("postal",)),
+    ("p-ca", "en", "US", "US-CA", "US-CA", ("email",)),
+    ("p-fr", "fr", "FR", None, "FR", ("email", "phone")),
+    ("p-none", "es", "ES", None, "ES", ()),
+]
+POSTAL = {"street": "千代田区丸の内1-1", "postal_code": "100-0005", "region": "東京都",
+          "country": "JP"}  # fmt: skip
+
+
+@pytest.fixture()
+def stored(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A stored incident with six affected people reachable in different ways."""
+    from sqlmodel import Session
+
+    from incident.adapters.db import create_schema, make_engine
+    from incident.adapters.tables import AffectedPerson, ContactPoint, Person
+
+    monkeypatch.setenv("BREACHNOTICE_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("BREACHNOTICE_DISPATCH__FALLBACK_CHAIN", '["email", "sms", "letter"]')
+    monkeypatch.chdir(tmp_path)
+    spec = cli_preview.parse_incident_spec(cli_preview.load_document(EXAMPLE))
+    engine = make_engine(sqlite_url)
+    create_schema(engine)
+    with Session(engine) as session:
+        session.add(cli_preview.incident_row(spec, "INC-P1"))
+        for pid, locale, country, region, _, _ in PEOPLE:
+            session.add(Person(id=pid, name=f"Name {pid}", locale=locale, country=country,
+                               region=region))  # fmt: skip
+        session.flush()
+        for pid, _, _, _, jurisdiction, kinds in PEOPLE:
+            affected = AffectedPerson(
+                incident_id="INC-P1", person_id=pid, recipient_id=pid,
+                jurisdiction=jurisdiction, categories=["contact"],
+            )  # fmt: skip
+            session.add(affected)
+            for kind in kinds:
+                value = {"email": f"{pid}@example.net", "phone": "+4930555010"}.get(kind, "addr")
+                details = POSTAL if kind == "postal" else {}
+                session.add(ContactPoint(person_id=pid, kind=kind, value=value, details=details))
+        session.commit()
+    engine.dispose()
+    return "INC-P1"
+
+
+@pytest.mark.parametrize(
+    ("person", "channel", "expect"),
+    [("p-nl", "email", "Subject: Belangrijk"), ("p-de", "sms", "Sicherheitshinweis"),
+     ("p-ja", "letter", "2026")],
+)  # fmt: skip
+def test_a_person_s_notice_is_rendered_as_planning_routes_it(
+    stored: str, tmp_path: Path, person: str, channel: str, expect: str
+) -> None:
+    """Their locale and jurisdiction, the first usable channel of the chain; letters as PDF."""
+    code, out, err = preview(stored, "--person", person)
+    assert code == 0, err
+    assert expect in out
+    if channel == "letter":
+        pdf = tmp_path / "out" / "preview" / stored / f"{person}-letter-ja.pdf"
+        assert pdf.read_bytes().startswith(b"%PDF") and f"wrote {pdf.relative_to(tmp_path)}" in err
+    assert "content check:" in err
+
+
+def test_a_person_without_a_usable_channel_is_named_unreachable(stored: str) -> None:
+    code, _, err = preview(stored, "--person", "p-none")
+    assert code == 1 and "unreachable" in err
+
+
+def test_a_sample_spreads_across_locales_jurisdictions_and_channels(stored: str) -> None:
+    code, out, err = preview(stored, "--sample", "3")
+    assert code == 0, err
+    picked = [line.split()[1].rstrip(":") for line in err.splitlines() if line.startswith("== ")]
+    assert len(picked) == 3
+    channels = {dict((p[0], p[5]) for p in PEOPLE)[pid][0] for pid in picked}
+    assert channels == {"email", "phone", "postal"}  # one of each channel
+    assert "Sicherheitshinweis" in out and "Subject:" in out  # the SMS and the email, in full
+    assert err.count("content check:") == 3
+
+
+def test_an_unknown_incident_id_is_a_clear_error(stored: str) -> None:
+    code, _, err = preview("INC-NOPE", "--person", "p-nl")
+    assert code == 2 and "neither a file nor a stored incident" in err
+
+
+def test_person_and_sample_need_a_stored_incident() -> None:
+    code, _, err = preview(str(EXAMPLE), "--sample", "2")
+    assert code == 2 and "stored incident" in err
