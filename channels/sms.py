@@ -13,15 +13,12 @@ notice's key does instead (StatusCallback `?key=`) and the duplicate window that
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Self
 
 from pydantic import Field, model_validator
-from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
@@ -34,7 +31,7 @@ from channels.base import (
     Receipt,
     RenderedMessage,
 )
-from channels.errors import ChannelFault, RecipientRejected, Throttled
+from channels.errors import RecipientRejected
 
 _NAME = "sms"
 GSM7_BASIC = frozenset(
@@ -170,7 +167,7 @@ class SmsChannel(Channel):
         if self.settings.capture_dir:
             provider_id = self._capture(msg, params)
         else:
-            with _throttling(), tw.mapped_errors(_NAME, to):
+            with tw.mapped_errors(_NAME, to):
                 sent = await self._sdk().messages.create_async(**params)
             provider_id = str(sent.sid)
         return Receipt(_NAME, msg.idempotency_key, provider_id, datetime.now(UTC))
@@ -221,16 +218,3 @@ SPEC = ChannelSpec(
     embedded=embedded_sms,
     needs_provider=tw.needs_provider,
 )
-
-
-@contextmanager
-def _throttling() -> Iterator[None]:
-    """Twilio's 429 (mapped to a ChannelFault by `tw.mapped_errors`) is throttling: say so, so
-    the dispatcher slows this sender's bucket instead of opening the breaker."""
-    try:
-        yield
-    except ChannelFault as exc:
-        cause = exc.__cause__
-        if isinstance(cause, TwilioRestException) and cause.status == 429:
-            raise Throttled(exc.channel, exc.reason) from cause
-        raise

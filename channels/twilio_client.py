@@ -34,6 +34,7 @@ from channels.errors import (
     ChannelTimeout,
     MessageRejected,
     RecipientRejected,
+    Throttled,
 )
 
 # Twilio error codes (https://www.twilio.com/docs/api/errors) that are a verdict on the number.
@@ -165,6 +166,8 @@ def mapped_errors(channel: str, recipient: str) -> Iterator[None]:
             raise RecipientRejected(channel, reason) from exc
         if exc.code in MESSAGE_CODES:
             raise MessageRejected(channel, reason) from exc
+        if exc.status == 429:  # throttling: the dispatcher slows this sender's bucket down
+            raise Throttled(channel, reason) from exc
         if exc.status in (401, 403):
             reason += "; misconfiguration: check account_sid/auth_token"
         raise ChannelFault(channel, reason) from exc

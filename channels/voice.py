@@ -14,21 +14,18 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Self
 
 from pydantic import Field, model_validator
-from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
 from channels import twilio_client as tw
 from channels.base import BuildContext, Channel, ChannelSpec, ContactKind, Receipt, RenderedMessage
-from channels.errors import ChannelFault, MessageRejected, RecipientRejected, Throttled
+from channels.errors import MessageRejected, RecipientRejected
 
 _NAME = "voice"
 _PARAGRAPHS = re.compile(r"\n\s*\n")
@@ -165,7 +162,7 @@ class VoiceChannel(Channel):
             folder = Path(self.settings.capture_dir)
             provider_id = "capture:" + tw.write_capture(folder, msg.idempotency_key, record).stem
         else:
-            with _throttling(), tw.mapped_errors(_NAME, to):
+            with tw.mapped_errors(_NAME, to):
                 call = await self._sdk().calls.create_async(
                     timeout=self.settings.ring_seconds, **params
                 )
@@ -203,16 +200,3 @@ SPEC = ChannelSpec(
     embedded=embedded_voice,
     needs_provider=tw.needs_provider,
 )
-
-
-@contextmanager
-def _throttling() -> Iterator[None]:
-    """Twilio's 429 (mapped to a ChannelFault by `tw.mapped_errors`) is throttling: say so, so
-    the dispatcher slows this sender's bucket instead of opening the breaker."""
-    try:
-        yield
-    except ChannelFault as exc:
-        cause = exc.__cause__
-        if isinstance(cause, TwilioRestException) and cause.status == 429:
-            raise Throttled(exc.channel, exc.reason) from cause
-        raise

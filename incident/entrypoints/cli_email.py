@@ -22,10 +22,10 @@ from sqlalchemy.engine import Engine
 
 from incident.adapters.db import create_schema, make_engine
 from incident.domain.model import DeliverySource, NoticeJob
+from incident.entrypoints.requeued import publish_moved_on
 from incident.errors import BreachNoticeError, InvalidInput, NotFound
 from incident.log import configure_logging
 from incident.service.bounces import BounceReport, parse
-from incident.service.dispatch import job_payload
 from incident.service.receipts import apply_receipt
 from incident.settings import Settings
 
@@ -104,27 +104,6 @@ def ingest_maildir(engine: Engine, path: Path, *, delete: bool = False) -> Tally
     return tally
 
 
-def _publish(settings: Settings, jobs: list[NoticeJob]) -> str:
-    if not jobs:
-        return ""
-    pending = f"{len(jobs)} bounced notice(s) left pending; the service's sweep republishes them"
-    if not settings.kafka.bootstrap_servers:
-        return f"no broker configured (kafka.bootstrap_servers): {pending}"
-    from incident.adapters.kafka_bus import MessageProducer
-
-    try:
-        producer = MessageProducer(settings.kafka, settings.kafka.bootstrap_servers)
-        try:
-            producer.publish_all(
-                settings.kafka.notices_topic, [(j.person_id, job_payload(j)) for j in jobs]
-            )
-        finally:
-            producer.close()
-    except Exception as exc:  # stored already: publishing only saves waiting for the sweep
-        return f"publishing failed ({type(exc).__name__}: {exc}): {pending}"
-    return f"{len(jobs)} person(s) moved on to their next channel"
-
-
 @email_app.command("bounces")
 def bounces_command(
     maildir: Annotated[Path, typer.Argument(help="The bounce mailbox (a Maildir folder).")],
@@ -151,5 +130,5 @@ def bounces_command(
         f"{maildir}: {tally.reports} delivery report(s) read; recorded: {said}; "
         f"{tally.unmatched} not matched to a delivery; {tally.other} other message(s) left"
     )
-    if note := _publish(settings, tally.requeue):
+    if note := publish_moved_on(settings, tally.requeue, "bounced"):
         typer.echo(note)

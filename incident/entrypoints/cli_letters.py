@@ -29,9 +29,9 @@ from sqlalchemy.engine import Engine
 
 from incident.adapters.db import create_schema, make_engine
 from incident.domain.model import AttemptStatus, NoticeJob
+from incident.entrypoints.requeued import publish_moved_on
 from incident.errors import BreachNoticeError, InvalidInput, NotFound
 from incident.log import configure_logging
-from incident.service.dispatch import job_payload
 from incident.service.receipts import apply_receipt
 from incident.settings import Settings
 
@@ -126,27 +126,6 @@ def apply_rows(
     return recorded, requeue, problems
 
 
-def _publish(settings: Settings, jobs: list[NoticeJob]) -> str:
-    if not jobs:
-        return ""
-    pending = f"{len(jobs)} returned notice(s) left pending; the service's sweep republishes them"
-    if not settings.kafka.bootstrap_servers:
-        return f"no broker configured (kafka.bootstrap_servers): {pending}"
-    from incident.adapters.kafka_bus import MessageProducer
-
-    try:
-        producer = MessageProducer(settings.kafka, settings.kafka.bootstrap_servers)
-        try:
-            producer.publish_all(
-                settings.kafka.notices_topic, [(j.person_id, job_payload(j)) for j in jobs]
-            )
-        finally:
-            producer.close()
-    except Exception as exc:  # stored already: publishing only saves waiting for the sweep
-        return f"publishing failed ({type(exc).__name__}: {exc}): {pending}"
-    return f"{len(jobs)} person(s) moved on to their next channel"
-
-
 @letters_app.command("receipts")
 def receipts_command(
     file: Annotated[Path, typer.Argument(help="The print house's CSV return file.")],
@@ -173,7 +152,7 @@ def receipts_command(
         f"{file}: {len(recorded)} of {len(rows) + len(problems)} rows recorded "
         f"({mailed} mailed, {len(recorded) - mailed} returned)"
     )
-    if note := _publish(settings, requeue):
+    if note := publish_moved_on(settings, requeue, "returned"):
         typer.echo(note)
     for line, problem in sorted(problems + refused):
         typer.echo(f"  line {line}: {problem}", err=True)

@@ -49,6 +49,7 @@ from incident.domain.policy import next_channel, preferred_order
 from incident.errors import ConfigError, DocumentError, InvalidInputs
 from incident.obligations import load_rules
 from incident.rendering import Renderer, normalize_locale
+from incident.service import intake
 from incident.service.compose import Composer, Delivery
 from incident.service.directory import load_contacts
 from incident.settings import Settings, templates_dir
@@ -65,25 +66,8 @@ class Format(StrEnum):
 
 def incident_row(spec: IncidentSpec, incident_id: str = PREVIEW_ID) -> Incident:
     """The row intake would store for `spec`, in memory only."""
-    return Incident(
-        id=incident_id,
-        title=spec.title,
-        severity=spec.severity.value,
-        status="preview",
-        description=spec.description,
-        impact=spec.impact,
-        measures_taken=spec.measures_taken,
-        measures_planned=spec.measures_planned,
-        advice=spec.advice,
-        remedies=spec.remedies,
-        categories=[c.value for c in spec.categories],
-        scope=spec.scope.model_dump(exclude_none=True),
-        flags=spec.flags,
-        contact=spec.contact.model_dump(exclude_none=True),
-        aware_at=spec.aware_at,
-        discovered_at=spec.discovered_at,
-        occurred_at=spec.occurred_at,
-        created_at=datetime.now(UTC),
+    return intake.incident_row(
+        spec, incident_id=incident_id, status="preview", now=datetime.now(UTC)
     )
 
 

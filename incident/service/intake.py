@@ -37,13 +37,13 @@ def incident_event(incident: Incident) -> dict[str, Any]:
     }
 
 
-def raise_incident(engine: Engine, spec: IncidentSpec, *, topic: str, now: datetime) -> str:
-    """Incident + Outbox + AuditEvent commit together or not at all; returns the incident id."""
-    incident = Incident(
-        id=new_incident_id(now),
+def incident_row(spec: IncidentSpec, *, incident_id: str, status: str, now: datetime) -> Incident:
+    """The row an incident file becomes (stored by intake, or kept in memory by a preview)."""
+    return Incident(
+        id=incident_id,
         title=spec.title,
         severity=spec.severity.value,
-        status=IncidentStatus.RAISED.value,
+        status=status,
         description=spec.description,
         impact=spec.impact,
         measures_taken=spec.measures_taken,
@@ -58,6 +58,13 @@ def raise_incident(engine: Engine, spec: IncidentSpec, *, topic: str, now: datet
         discovered_at=spec.discovered_at,
         occurred_at=spec.occurred_at,
         created_at=now,
+    )
+
+
+def raise_incident(engine: Engine, spec: IncidentSpec, *, topic: str, now: datetime) -> str:
+    """Incident + Outbox + AuditEvent commit together or not at all; returns the incident id."""
+    incident = incident_row(
+        spec, incident_id=new_incident_id(now), status=IncidentStatus.RAISED.value, now=now
     )
     incident_id = incident.id
     with Session(engine) as session:
