@@ -213,7 +213,7 @@ def _store_chunk(
             problems["directory"] = "; ".join(filter(None, said))[:500]
         rows[d.person_id] = _affected_row(incident, d, person, problems, ctx)
         if d.recipient_id == d.person_id:  # a guardian's notice names the child: not merged
-            keys[d.person_id] = _linking_keys(points, found)
+            keys[d.person_id] = _linking_keys(points, found)  # only points checked just now
     stored = {p.id: p.problem for pts in contacts.values() for p in pts}
     changed = [(pid, why) for pid, why in checked.items() if stored.get(pid) != why]
     with Session(engine) as writer:
@@ -258,11 +258,12 @@ def _affected_row(
 def _linking_keys(
     points: Sequence[StoredContact], found: Mapping[int, str | None]
 ) -> list[tuple[str, str]]:
-    """Digests of the usable email addresses and phone numbers (a point with a problem, now or
-    on file, proves nothing about who owns it)."""
+    """Digests of the usable email addresses and phone numbers that a channel in use checked just
+    now (`found`): a point with a problem, or one no channel in use vouches for, proves nothing
+    about who owns it."""
     out = []
     for p in points:
-        if p.kind in LINKING_KINDS and found.get(p.id, p.problem) is None:
+        if p.kind in LINKING_KINDS and p.id in found and found[p.id] is None:
             key = contact_key(p.kind, p.value)
             if key is not None:
                 out.append((p.kind, key))

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 import incident.adapters.directory_source as directory_source
+from channels import REGISTRY
 from incident.adapters.tables import AffectedPerson, AuditEvent, Incident, Notice
 from incident.domain.directory_rows import parse_row
 from incident.domain.model import NoticeJob
@@ -50,7 +51,9 @@ def enrich(engine: Engine, incident_id: str) -> Publisher:
                        aware_at=NOW))  # fmt: skip
         s.commit()
     publisher = Publisher()
-    ctx = EnrichContext(publisher, "notices", {}, {"default": 18}, NOW)
+    # Email and SMS in use: their checks vouch for the addresses and numbers that link accounts.
+    checks = {"email": REGISTRY["email"].check, "phone": REGISTRY["sms"].check}
+    ctx = EnrichContext(publisher, "notices", checks, {"default": 18}, NOW)
     enrich_incident(engine, {"incident_id": incident_id, "event_id": incident_id}, ctx)
     return publisher
 
@@ -118,7 +121,9 @@ def test_a_rerun_changes_nothing(engine: Engine) -> None:
     """Enrichment re-run after a crash: the same groups, no second notice, no double list."""
     enrich(engine, "ir")
     publisher = Publisher()
-    ctx = EnrichContext(publisher, "notices", {}, {"default": 18}, NOW)
+    # Email and SMS in use: their checks vouch for the addresses and numbers that link accounts.
+    checks = {"email": REGISTRY["email"].check, "phone": REGISTRY["sms"].check}
+    ctx = EnrichContext(publisher, "notices", checks, {"default": 18}, NOW)
     enrich_incident(engine, {"incident_id": "ir", "event_id": "ir-again"}, ctx)
     affected, notices, _ = stored(engine, "ir")
     assert notices == {"a1", "a3", "c1", "hk"}
