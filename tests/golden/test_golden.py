@@ -44,10 +44,8 @@ def _allowed(jurisdiction: str) -> set[str]:
     return {ORG_HOST} | (STATUTORY_US if jurisdiction.startswith("US") else set())
 
 
-# Gaps the content check finds that this suite cannot close (see the report of the branch):
-# New York's notice must give the phone numbers and websites of state and federal agencies
-# (GBL 899-aa(7)); no US-NY format or `us_ny_agencies` wording exists yet.
-KNOWN_GAPS = {("US-NY", "missing", "telephone_numbers_and_websites_of_state_and_federal_agencies")}
+# Gaps the content check finds that this suite cannot close (none at present).
+KNOWN_GAPS: set[tuple[str, str, str]] = set()
 
 
 @pytest.fixture(scope="module")
