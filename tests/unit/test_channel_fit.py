@@ -162,8 +162,14 @@ def test_the_email_text_part_says_what_the_html_part_says(locale: str, jurisdict
     assert 'style="' in html and "<style" not in html.split("</head>")[1]  # inline styles
 
 
-@pytest.mark.xfail(strict=True, reason="templates/email/_base/notice.html lays out with a div; "
-                   "the layout file belongs to the confirmation-link change")  # fmt: skip
-def test_the_html_email_lays_out_with_tables_for_outlook() -> None:
-    html = sendable("email", _message("email", "en"))["html"].decode()
+@pytest.mark.parametrize("guardian", [False, True])
+def test_the_html_email_lays_out_with_tables_for_outlook(guardian: bool) -> None:
+    """Presentation tables, not styled divs, carry the layout; a fixed-width column for
+    Outlook; no images, no stylesheet."""
+    html = sendable("email", _message("email", "en", guardian=guardian))["html"].decode()
     assert '<table role="presentation"' in html
+    assert '<!--[if mso]><table role="presentation" width="640"' in html
+    assert not re.findall(r'<div[^>]*style="', html)  # no div lays anything out
+    assert "<img" not in html and "<link" not in html and "<style" not in html
+    assert html.count("<table") == html.count("</table>")
+    assert html.count("<tr") == html.count("</tr>") and html.count("<td") == html.count("</td>")

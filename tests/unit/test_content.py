@@ -71,7 +71,8 @@ def _strings(locale: str) -> dict[str, Any]:
 def test_the_format_is_chosen_by_subdivision_then_country_then_standard() -> None:
     formats = load_formats()
     assert formats.for_jurisdiction("US-CA").id == "US-CA"
-    assert formats.for_jurisdiction("US-NY").id == "US"
+    assert formats.for_jurisdiction("US-NY").id == "US-NY"
+    assert formats.for_jurisdiction("US-TX").id == "US"
     assert formats.for_jurisdiction("NL") is STANDARD_FORMAT
     assert formats.for_jurisdiction(None) is STANDARD_FORMAT
 
