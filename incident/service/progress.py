@@ -135,7 +135,8 @@ def channel_outcomes(engine: Engine, incident_id: str) -> dict[str, ChannelOutco
             refused_on.setdefault(person, set()).add(channel)
     for person, got in told:
         if got is not None and refused_on.get(person, set()) - {got}:
-            tally.setdefault(got, {})["fallbacks"] = tally[got].get("fallbacks", 0) + 1
+            row = tally.setdefault(got, {})
+            row["fallbacks"] = row.get("fallbacks", 0) + 1
     return {
         ch: ChannelOutcome(**row)
         for ch, row in sorted(tally.items(), key=lambda kv: -kv[1].get("sent", 0))
