@@ -73,7 +73,7 @@ def hard_to_reach(first: int, count: int) -> list[dict[str, Any]]:
         address = incomplete if i % 2 else {}
         rows.append({**row, "id": f"p-{i:07d}", "email": None, "phone": None})
         rows[-1].update(country="NL", region=None, locale="nl", postal_address=address)
-        rows[-1].update(is_minor=False, guardian_id=None)
+        rows[-1].update(is_minor=False, guardian_id=None, push_subscriptions=[])
     return rows
 
 
