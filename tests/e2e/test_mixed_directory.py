@@ -23,6 +23,7 @@ from incident.adapters.local_broker import LocalBroker
 from incident.adapters.tables import AffectedPerson, DeliveryAttempt, Notice
 from incident.domain.model import AttemptStatus
 from incident.entrypoints.workers import wait_until
+from incident.service.progress import channel_outcomes, unreachable_reasons
 from incident.service.receipts import apply_receipt
 from tests.e2e.harness import (
     make_settings,
@@ -173,6 +174,8 @@ def test_a_mixed_directory_is_told_on_the_right_channels_and_only_the_unreachabl
             assert outage.back.wait(timeout=30), "the SMTP server never came back"
             assert wait_until(lambda: _timers_done(rt, incident_id), timeout=40)
             attempts = _attempts(rt, incident_id)
+            outcomes = channel_outcomes(rt.engine, incident_id)
+            groups = unreachable_reasons(rt.engine, incident_id)
             with Session(rt.engine) as s:
                 notices = {
                     n.addressee_id: n
@@ -231,4 +234,12 @@ def test_a_mixed_directory_is_told_on_the_right_channels_and_only_the_unreachabl
     assert "postal_code is required for NL" in unreachable["bad-address-only"]
     for channel_reason in ("email missing", "push missing", "phone missing", "postal missing"):
         assert channel_reason in unreachable["nothing-on-file"], unreachable["nothing-on-file"]
+    # What `breachnotice demo` shows per channel, read back from the same records.
+    assert (outcomes["email"].sent, outcomes["email"].failed) == (BULK + 2, 1)
+    assert outcomes["email"].confirmed == 1
+    assert (outcomes["sms"].sent, outcomes["sms"].fallbacks) == (2, 1)  # bounces moved on
+    assert (outcomes["push"].sent, outcomes["letter"].sent) == (1, 3)
+    assert outcomes["letter"].fallbacks == 0  # escalation and routing, not a verdict
+    assert sum(g.count for g in groups) == 3
+    assert {pid for g in groups for pid in g.examples} == set(unreachable)
     assert time.monotonic() - started < 90
