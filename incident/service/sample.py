@@ -3,11 +3,14 @@ people without a usable email address, and minors with guardians."""
 
 from __future__ import annotations
 
+import base64
 import random
 import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -100,6 +103,23 @@ def _ascii(name: str) -> str:
     return plain.lower().replace(" ", "")
 
 
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def push_subscription(pid: str, i: int) -> dict[str, Any]:
+    """A Web Push subscription as a browser hands it over (keys derived from `i`, so the sample
+    is the same on every run); the demo's push stand-in writes its payloads under out/push."""
+    public = ec.derive_private_key(1000 + i, ec.SECP256R1()).public_key()
+    p256dh = public.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return {
+        "endpoint": f"https://push.example.net/wpush/v2/{pid}",
+        "keys": {"p256dh": _b64url(p256dh), "auth": _b64url(i.to_bytes(16, "big"))},
+    }
+
+
 def sample_people(n: int, *, seed: int = 7) -> Iterator[dict[str, Any]]:
     rng = random.Random(seed)
     weights = [w for *_, w in PLACES]
@@ -114,6 +134,7 @@ def sample_people(n: int, *, seed: int = 7) -> Iterator[dict[str, Any]]:
         elif roll < 0.025:
             email = f"{_ascii(first)}.{i}.at.example.com"  # malformed: routed around
         minor = 0.025 <= roll < 0.035 and i > 1
+        email_unusable = roll < 0.025
         yield {
             "id": pid,
             "name": f"{first} {last}",
@@ -128,6 +149,8 @@ def sample_people(n: int, *, seed: int = 7) -> Iterator[dict[str, Any]]:
             "guardian_id": f"p-{i - 1:07d}" if minor else None,
             "birth_date": None,
             "channel_preferences": [],
+            # Some without a usable email have the app, with notifications allowed.
+            "push_subscriptions": [push_subscription(pid, i)] if email_unusable and i % 3 else [],
         }
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -22,6 +25,7 @@ from incident.service.directory import save_people
 from incident.service.intake import raise_incident
 from incident.service.progress import NoticeCounts, notice_counts
 from incident.settings import KafkaSettings, Settings
+from tests.support.push_endpoint import PushEndpoint
 from tests.support.smtp import RecordingSMTPServer
 
 LOCALES = ["en", "nl", "de", "fr", "es", "pt", "zh", "ja"]
@@ -180,3 +184,53 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
     flatten("", settings.model_dump(mode="json"))
     return env
+
+
+@contextmanager
+def push_service() -> Iterator[PushEndpoint]:
+    """The loopback Web Push service (tests/support/push_endpoint.py) on its own event loop
+    thread, for tests whose workers are threads; `subscribe()` may be called from the test."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="push-service", daemon=True)
+    thread.start()
+    endpoint = PushEndpoint()
+    try:
+        asyncio.run_coroutine_threadsafe(endpoint.start(), loop).result(timeout=10)
+        yield endpoint
+    finally:
+        asyncio.run_coroutine_threadsafe(endpoint.stop(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
+
+@dataclass
+class Outage:
+    """An SMTP outage in progress or over: `back` is set once the server is up again."""
+
+    back: threading.Event = field(default_factory=threading.Event)
+    accepted_before: int = 0  # messages the server had accepted when it went down
+
+
+def outage_after(smtp: RecordingSMTPServer, messages: int, *, seconds: float) -> Outage:
+    """Take the SMTP server down (dropping every connection) once it has accepted `messages`
+    messages, and bring it back on the same port `seconds` later."""
+    outage = Outage()
+    record = smtp._record
+    fired = threading.Lock()
+
+    def go_down() -> None:
+        outage.accepted_before = len(smtp.messages)
+        smtp.stop()
+        time.sleep(seconds)
+        smtp.start()
+        outage.back.set()
+
+    def counting(received: Any) -> int:
+        number = record(received)
+        if number >= messages and fired.acquire(blocking=False):
+            threading.Thread(target=go_down, name="smtp-outage", daemon=True).start()
+        return number
+
+    smtp._record = counting  # type: ignore[method-assign]
+    return outage
