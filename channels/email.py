@@ -143,6 +143,9 @@ class EmailChannel(Channel):
         idle, self._idle = self._idle, []
         for smtp in idle:
             await _quit(smtp)
+        # A TLS session closed after a failure (AUTH refused, a broken session) finishes closing
+        # its socket on a later turn of the loop: give it that turn before the loop may end.
+        await asyncio.sleep(0.05)
 
     def _new_smtp(self) -> aiosmtplib.SMTP:
         return aiosmtplib.SMTP(

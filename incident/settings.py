@@ -80,6 +80,8 @@ class DispatchSettings(BaseModel):
     # Pending notices untouched this long get their job published again (after a broker lost
     # its data, or a dispatcher died holding delayed jobs in memory).
     sweep_after_seconds: float = 120.0
+    # A notice that fails the content check is held this long before it is looked at again.
+    content_hold_seconds: float = 600.0
     breaker_base_cooldown_seconds: float = 2.0
     breaker_max_cooldown_seconds: float = 60.0
     fallback_chain: list[str] = Field(default_factory=lambda: ["email"])

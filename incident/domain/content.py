@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -65,6 +65,24 @@ class MissingSection(BreachNoticeError, ValueError):
             f"section {section!r} is empty for locale {locale!r} and in English{where}: "
             "a notice cannot be sent without it"
         )
+
+
+class ContentCheckFailed(BreachNoticeError, ValueError):
+    """A rendered notice would lack what the law requires of it, or say what it forbids: it is
+    not sent. The message names each item, the rules asking for it and their citations."""
+
+    def __init__(self, problems: Sequence[ContentProblem], citations: Mapping[str, str]) -> None:
+        self.problems = tuple(problems)
+        said = "; ".join(
+            f"{p} ({', '.join(citations.get(r, r) for r in p.rules)})" if p.rules else str(p)
+            for p in self.problems
+        )
+        super().__init__(f"notice fails the content check: {said}")
+
+
+# Problems that stop a notice at dispatch (an `empty` section stops it too, as MissingSection,
+# when it is rendered); the others (fallback, manual, unmapped) are warnings.
+BLOCKING = frozenset({"missing", "forbidden"})
 
 
 @dataclass(frozen=True, slots=True)

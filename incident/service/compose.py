@@ -7,14 +7,19 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from markupsafe import escape
 
 from channels.base import ContactPointData, RenderedMessage
 from incident.adapters.tables import Incident, Person
 from incident.domain.content import (
+    BLOCKING,
+    ContentCheckFailed,
+    ContentProblem,
     NoticeFormat,
     NoticeFormats,
+    check_notice_content,
     load_formats,
     localise,
     pick,
@@ -89,6 +94,14 @@ class Delivery:
 # incident, the locale, the categories, the notice format and the time zone, so a notice is
 # rendered once per such combination with these slots, and each person's copy is a string
 # replacement (escaped for HTML): ~100x cheaper than Jinja.
+@lru_cache(maxsize=1)
+def _citations() -> dict[str, str]:
+    """Rule id -> its citation, for content-check failures."""
+    from incident.obligations import load_rules
+
+    return {r.id: f"{r.id}: {r.citation.article}" for r in load_rules().rules}
+
+
 NAME_SLOT = "QQbnRecipientNameQQ"
 CHILD_SLOT = "QQbnSubjectNameQQ"
 ACCOUNTS_SLOT = "QQbnAccountsQQ"
@@ -115,6 +128,7 @@ class Composer:
         self.formats = formats or load_formats()
         self.formats.check_wording(vars(renderer.wording(renderer.default_locale)))
         self._format_of: dict[str | None, NoticeFormat] = {}
+        self._checked: dict[tuple[str, int, str | None, str], list[ContentProblem]] = {}
 
     def notice_format(self, jurisdiction: str | None) -> NoticeFormat:
         """The reader's notice format by jurisdiction (memoised: on the per-person path)."""
@@ -188,6 +202,8 @@ class Composer:
         if parts is not None:
             self._cache.move_to_end(key)  # least recently used goes first when the cache is full
         else:
+            if d.addressee_kind == "person":
+                self.check_content(d)
             ctx = self.context(d, personal=False)
             parts = self._renderer.render(d.channel, TEMPLATE, ctx.locale, ctx)
             self._cache[key] = parts
@@ -195,6 +211,21 @@ class Composer:
                 self._cache.popitem(last=False)
         link = self._confirm_link(d.key) if self._confirm_link is not None else ""
         return _personalise(parts, d.recipient.name, d.subject.name, d.accounts, link)
+
+    def check_content(self, d: Delivery) -> None:
+        """The content check before anything is sent: once per incident version, jurisdiction
+        and locale (rendering is cached the same way, so this is off the per-person path).
+        Raises ContentCheckFailed naming each missing or forbidden item, rule and citation."""
+        key = (d.incident.id, d.incident.notice_version, d.jurisdiction, d.recipient.locale)
+        if key not in self._checked:
+            found = check_notice_content(d.incident, d.jurisdiction, d.recipient.locale or "en")
+            # An empty required section is reported by rendering itself, as MissingSection.
+            empty = any(p.kind == "empty" for p in found)
+            self._checked[key] = [] if empty else [p for p in found if p.kind in BLOCKING]
+            if len(self._checked) > 4096:  # keys come from data: bound the memo
+                self._checked.clear()
+        if blocking := self._checked[key]:
+            raise ContentCheckFailed(blocking, _citations())
 
     def message(self, d: Delivery) -> RenderedMessage:
         parts = self.render(d)

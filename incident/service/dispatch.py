@@ -36,6 +36,7 @@ from channels.errors import (
 from incident.adapters.obligation_tables import ObligationRecord
 from incident.adapters.tables import AuditEvent, Incident
 from incident.domain.breaker import CircuitBreaker
+from incident.domain.content import ContentCheckFailed, MissingSection
 from incident.domain.escalation import Routing, read_routing
 from incident.domain.events import ChainExhausted, Event, NoticesSettled
 from incident.domain.model import AttemptStatus, NoticeJob, NoticeStatus
@@ -410,6 +411,15 @@ class Dispatcher:
             return Outcome(
                 d.key, d.notice_id, d.channel, AttemptStatus.RETRY, error=str(result), verdict=True
             )
+        if isinstance(result, ContentCheckFailed | MissingSection):
+            # The notice would break the law's content rules: it is not sent, and nobody's tries
+            # are spent; it is looked at again later (after the incident text is corrected).
+            log.error("content_check_failed", channel=d.channel, key=d.key, error=str(result))
+            hold = timedelta(seconds=self._settings.content_hold_seconds)
+            return Outcome(
+                d.key, d.notice_id, d.channel, AttemptStatus.RETRY, spend=False,
+                error=str(result), not_before=self._clock() + hold,
+            )  # fmt: skip
         # Not the channel's verdict but our defect (rendering, a bug): record it precisely and
         # retry, so a fix deployed in time still reaches the person; bounded by max_tries.
         log.error("delivery_crashed", channel=d.channel, key=d.key, exc_info=result)
@@ -478,8 +488,8 @@ class Dispatcher:
         """When a retry is due, or that it is given up on this channel."""
         if o.status is not AttemptStatus.RETRY:
             return o
-        if not o.spend:  # channel fault or deadline: no try spent, due when the channel is back
-            due = self.breakers[o.channel].held_until(now) if o.fault else now
+        if not o.spend:  # channel fault, deadline or content hold: no try spent
+            due = self.breakers[o.channel].held_until(now) if o.fault else (o.not_before or now)
             return o.but(not_before=due, tries_delta=-1)
         delay = retry_delay(
             tries,

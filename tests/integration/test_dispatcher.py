@@ -212,3 +212,23 @@ async def test_a_throttled_channel_slows_its_bucket_and_the_notice_waits_without
     assert (bucket.rate, bucket.current) == (100.0, 50.0)  # 200/s over 2 processes, halved
     result = await limited.handle([NoticeJob("I1", "p1", 1)])
     assert result.sent == 1 and len(channel.sent) == 1
+
+
+async def test_a_notice_failing_the_content_check_is_held_not_sent_and_spends_no_try(
+    engine: Engine,
+) -> None:
+    seed(engine)
+    with Session(engine) as s:
+        incident = s.get(Incident, "I1")
+        assert incident is not None
+        incident.description = {"en": ""}  # the law asks what happened: this says nothing
+        s.add(incident)
+        s.commit()
+    channel, publisher = EmailStandIn(), RecordingPublisher()
+    result = await dispatcher(engine, channel, publisher).handle([NoticeJob("I1", "p1", 1)])
+    with Session(engine) as s:
+        attempt = s.get(DeliveryAttempt, KEY)
+    assert channel.attempts == [] and result.sent == 0
+    assert attempt is not None and attempt.status == "retry" and attempt.tries == 0
+    assert "'description'" in (attempt.error or "") and "'nl'" in (attempt.error or "")
+    assert attempt.not_before == NOW + timedelta(seconds=600)
