@@ -52,7 +52,10 @@ _LINK = re.compile(
 )
 _HOST = re.compile(r"^(?:[a-z][a-z0-9+.-]*:)?//(?:[^@/?#\s]*@)?\[?([^/?#:\s\]]+)", re.IGNORECASE)
 Kind = Literal["empty", "missing", "forbidden", "fallback", "manual", "unmapped"]
-BLOCKING: frozenset[str] = frozenset({"empty"})  # the others are warnings: the notice can go
+# Problems that stop a notice: it is not sent (an empty section raises MissingSection when
+# rendered; a missing or forbidden item, ContentCheckFailed at dispatch). The other kinds
+# (fallback, manual, unmapped) are warnings: the notice can go.
+BLOCKING: frozenset[str] = frozenset({"empty", "missing", "forbidden"})
 
 
 class MissingSection(BreachNoticeError, ValueError):
@@ -78,11 +81,6 @@ class ContentCheckFailed(BreachNoticeError, ValueError):
             for p in self.problems
         )
         super().__init__(f"notice fails the content check: {said}")
-
-
-# Problems that stop a notice at dispatch (an `empty` section stops it too, as MissingSection,
-# when it is rendered); the others (fallback, manual, unmapped) are warnings.
-BLOCKING = frozenset({"missing", "forbidden"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -377,6 +377,7 @@ def _composer(channel: str | None) -> Composer:
     try:
         renderer = Renderer(templates_dir(), required_parts=parts)
         renderer.check(parts)
-        return Composer(renderer, message_domain="preview.invalid")
+        # The preview shows the notice whatever the check says, and lists the problems.
+        return Composer(renderer, message_domain="preview.invalid", enforce_content=False)
     except ConfigError as exc:
         raise _fail(f"configuration error: {exc}") from exc

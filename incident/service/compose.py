@@ -118,9 +118,13 @@ class Composer:
         cache_size: int = 512,
         formats: NoticeFormats | None = None,
         confirm_link: Callable[[str], str] | None = None,
+        enforce_content: bool = True,
     ) -> None:
-        """`confirm_link`: the personal confirmation link of a delivery key (None: no link)."""
+        """`confirm_link`: the personal confirmation link of a delivery key (None: no link).
+        `enforce_content`: refuse notices failing the content check (off for previews, which
+        show the notice and list the problems instead)."""
         self._renderer = renderer
+        self._enforce_content = enforce_content
         self._confirm_link = confirm_link
         self.message_domain = message_domain
         self._cache: OrderedDict[tuple[object, ...], RenderedParts] = OrderedDict()
@@ -202,7 +206,7 @@ class Composer:
         if parts is not None:
             self._cache.move_to_end(key)  # least recently used goes first when the cache is full
         else:
-            if d.addressee_kind == "person":
+            if self._enforce_content and d.addressee_kind == "person":
                 self.check_content(d)
             ctx = self.context(d, personal=False)
             parts = self._renderer.render(d.channel, TEMPLATE, ctx.locale, ctx)

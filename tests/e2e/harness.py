@@ -100,6 +100,7 @@ def incident_spec(person_ids: list[str], **overrides: Any) -> Any:
             "severity": "high",
             "categories": ["contact", "credentials"],
             "aware_at": (datetime.now(UTC) - timedelta(hours=2)).isoformat(),
+            "occurred_at": (datetime.now(UTC) - timedelta(days=1)).isoformat(),
             "description": {
                 "en": "An attacker read the accounts table.",
                 "nl": "Een aanvaller las de accountstabel.",
