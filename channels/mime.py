@@ -19,6 +19,7 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from functools import lru_cache
 
 import idna
 
@@ -271,6 +272,11 @@ def _literal_problem(literal: str) -> str | None:
 def _domain_problem(domain: str, local_len: int) -> str | None:
     if len(domain) > 253 or local_len + 1 + len(domain) > 254:
         return "malformed: address too long"
+    return _labels_problem(domain)
+
+
+@lru_cache(maxsize=65536)  # a million addresses share a few thousand domains
+def _labels_problem(domain: str) -> str | None:
     labels = domain.split(".")
     if len(labels) < 2:
         return "malformed: domain has no dot"

@@ -197,8 +197,8 @@ def _store_chunk(
     decisions = [_decide(p, guardians, now=ctx.now, ages=ctx.majority_ages) for p in people]
     report.malformed += sum(1 for d in decisions if "directory" in d.problems)
     known = {p.id: p for p in people} | guardians
-    kinds = {*ctx.checks.keys(), *LINKING_KINDS}
-    contacts = load_contacts(reader, {d.recipient_id for d in decisions}, kinds)
+    # Only the kinds the channels in use check: those are also the only ones that link accounts.
+    contacts = load_contacts(reader, {d.recipient_id for d in decisions}, ctx.checks.keys())
     checked: dict[int, str | None] = {}
     rows: dict[str, dict[str, Any]] = {}
     keys: dict[str, list[tuple[str, str]]] = {}

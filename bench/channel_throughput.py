@@ -2,11 +2,11 @@
 """Per-channel delivery throughput: SMS (Twilio SDK), letters (PDF into a drop folder) and Web
 Push (VAPID + aes128gcm), each against a local peer on loopback.
 
-    .venv/bin/python bench/channels.py                     # all: SMS 2000, letters 300, push 2000
-    .venv/bin/python bench/channels.py --channel sms --messages 2000
-    .venv/bin/python bench/channels.py --channel sms --no-prism     # only the local server
-    .venv/bin/python bench/channels.py --channel letter --messages 300
-    .venv/bin/python bench/channels.py --channel push --messages 2000
+    .venv/bin/python bench/channel_throughput.py    # all: SMS 2000, letters 300, push 2000
+    .venv/bin/python bench/channel_throughput.py --channel sms --messages 2000
+    .venv/bin/python bench/channel_throughput.py --channel sms --no-prism  # local server only
+    .venv/bin/python bench/channel_throughput.py --channel letter --messages 300
+    .venv/bin/python bench/channel_throughput.py --channel push --messages 2000
 
 What is measured. Each channel is built by its real factory, `channels.REGISTRY[name].factory`,
 from its settings model and a `BuildContext`, and delivers N messages through `deliver_many` in
@@ -67,9 +67,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-# `python bench/channels.py` puts bench/ first on the path, where this file would shadow the
-# `channels` package: take bench/ off and put the repository root first.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+# The tests' peers (the push endpoint) are imported from the repository root.
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
