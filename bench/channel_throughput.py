@@ -25,7 +25,7 @@ Peers (all on 127.0.0.1, started and stopped by this script):
   `https://api.twilio.com` origin rewritten. The factory has no hook for the SDK's HTTP client
   (production talks to Twilio), so the bench sets the same `http_client` factory the tests pass
   to `SmsChannel(...)` on the factory-built channel.
-- sms/prism: `./node_modules/.bin/prism mock ../shared/twilio/twilio_api_v2010.json` (the API
+- sms/prism: `./node_modules/.bin/prism mock tests/support/twilio/twilio_api_v2010.json` (the API
   contract: validates every request, answers the spec's example). Skipped when the binary or the
   spec is missing, or with --no-prism. Install: `npm install --no-save --prefix .
   @stoplight/prism-cli@5.14.2`.
@@ -76,7 +76,7 @@ ACCOUNT_SID = "AC" + "b" * 32
 AUTH_TOKEN = "bench-auth-token"
 PRISM = Path(os.environ.get("BREACHNOTICE_PRISM", ROOT / "node_modules/.bin/prism"))
 TWILIO_SPEC = Path(
-    os.environ.get("BREACHNOTICE_TWILIO_SPEC", ROOT.parent / "shared/twilio/twilio_api_v2010.json")
+    os.environ.get("BREACHNOTICE_TWILIO_SPEC", ROOT / "tests/support/twilio/twilio_api_v2010.json")
 )
 INCIDENT_FILE = ROOT / "config/examples/incident.yaml"
 INCIDENT_ID = "INC-BENCH-0001"

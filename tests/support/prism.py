@@ -1,4 +1,4 @@
-"""Twilio's own API contract on loopback, for the SMS and voice tests (shared/twilio/README.md).
+"""Twilio's own API contract on loopback, for the SMS and voice tests (see twilio/README.md).
 
 - `prism mock SPEC`: Prism answers every valid request with the spec's examples and refuses one
   that breaks the contract (422 missing fields, 401 without Basic auth).
@@ -36,8 +36,11 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 
 ROOT = Path(__file__).resolve().parents[2]
+# Twilio's contract, kept beside this file (tests/support/twilio/README.md).
 SPEC = Path(
-    os.environ.get("BREACHNOTICE_TWILIO_SPEC", ROOT.parent / "shared/twilio/twilio_api_v2010.json")
+    os.environ.get(
+        "BREACHNOTICE_TWILIO_SPEC", Path(__file__).parent / "twilio/twilio_api_v2010.json"
+    )
 )
 ACCOUNT_SID = "AC" + "a" * 32
 AUTH_TOKEN = "test-auth-token"
