@@ -50,6 +50,7 @@ from incident.service.relay import relay_outbox
 from incident.service.sweep import sweep_stale
 
 log = structlog.get_logger()
+_PROCESS_TAG = uuid.uuid4().hex[:8]
 Clock = Callable[[], datetime]
 
 
@@ -222,7 +223,9 @@ async def _dispatch_loop(
     rt: Runtime, stop: StopFlag, index: int, on_batch: Callable[[BatchResult], None] | None
 ) -> None:
     kafka = rt.settings.kafka
-    worker_id = f"dispatcher-{index}-{uuid.uuid4().hex[:8]}"  # unique per run: owns its claims
+    # Unique per process and index: a dispatcher restarted in this process after a crash is the
+    # same claimant, and takes back at once the claims its previous run left `sending`.
+    worker_id = f"dispatcher-{index}-{_PROCESS_TAG}"
     consumer = MessageConsumer(
         kafka,
         rt.bootstrap_servers,

@@ -75,6 +75,13 @@ def claim(
     table = DeliveryAttempt.__table__  # type: ignore[attr-defined]
     takeover = or_(
         and_(table.c.status == AttemptStatus.SENDING.value, table.c.claimed_at < now - lease),
+        # Our own earlier run died between claim and record (a worker handles one batch at a
+        # time, so a `sending` row of ours is never in flight): resend with the same Message-ID.
+        and_(
+            table.c.status == AttemptStatus.SENDING.value,
+            table.c.worker_id == worker_id,
+            table.c.claimed_at < now,
+        ),
         and_(
             table.c.status == AttemptStatus.RETRY.value,
             or_(table.c.not_before.is_(None), table.c.not_before <= now),

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import structlog
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from channels import REGISTRY
@@ -50,6 +51,7 @@ from incident.service.planning import Plan, plan_batch
 from incident.settings import DispatchSettings, config_dir
 
 log = structlog.get_logger()
+RECORD_TRIES = 6  # 0.2 + 0.4 + ... + 3.2 s: well inside the claim lease
 
 
 def load_routing(settings: DispatchSettings) -> Routing:
@@ -444,9 +446,27 @@ class Dispatcher:
                     cause=b.cause,
                     retry_at=b.held_until(now).isoformat(),
                 )
+        # What was sent must be recorded, or it is resent after the lease: a lost database
+        # connection (a restart, a failover) is retried on a fresh one before giving up.
+        for attempt in range(RECORD_TRIES):
+            try:
+                settled = self._record_once(by_key, outcomes, now)
+                break
+            except OperationalError as exc:
+                if attempt == RECORD_TRIES - 1:
+                    raise
+                log.warning(
+                    "record_retrying", error=f"{type(exc).__name__}"[:100], attempt=attempt + 1
+                )
+                time.sleep(0.2 * 2**attempt)
+        self._follow_up(mine, settled, result)
+
+    def _record_once(
+        self, by_key: Mapping[str, Delivery], outcomes: list[Outcome], now: datetime
+    ) -> list[Outcome]:
         with Session(self._engine, expire_on_commit=False) as session:
             tries = claims.tries_of(session, (o.key for o in outcomes))
-            horizons = self._horizons(session, {d.incident.id for d in mine})
+            horizons = self._horizons(session, {d.incident.id for d in by_key.values()})
             settled = [
                 self._settle(o, by_key[o.key], tries.get(o.key, 1), horizons, now) for o in outcomes
             ]
@@ -454,7 +474,7 @@ class Dispatcher:
             sent = [by_key[o.key].incident.id for o in settled if o.status is AttemptStatus.SENT]
             bus.handle(session, [NoticesSettled(i, sent.count(i)) for i in set(sent)], now=now)
             session.commit()
-        self._follow_up(mine, settled, result)
+        return settled
 
     def _horizons(
         self, session: Session, incident_ids: set[str]
