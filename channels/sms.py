@@ -19,13 +19,10 @@ from pathlib import Path
 from typing import Self
 
 from pydantic import Field, model_validator
-from twilio.http.async_http_client import AsyncTwilioHttpClient
-from twilio.rest import Client
 
 from channels import twilio_client as tw
 from channels.base import (
     BuildContext,
-    Channel,
     ChannelSpec,
     ContactKind,
     Receipt,
@@ -132,15 +129,11 @@ class SmsSettings(tw.TwilioSettings):
         return self
 
 
-class SmsChannel(Channel):
+class SmsChannel(tw.TwilioChannel):
     name = _NAME
     contact_kind = ContactKind.PHONE
 
-    def __init__(self, settings: SmsSettings, *, http_client: tw.HttpClientFactory | None = None):
-        self.settings = settings
-        self._http_factory = http_client
-        self._client: Client | None = None
-        self._http: AsyncTwilioHttpClient | None = None
+    settings: SmsSettings
 
     def body_for(self, msg: RenderedMessage) -> str:
         ref = tw.incident_ref(msg.headers, msg.idempotency_key)
@@ -187,25 +180,9 @@ class SmsChannel(Channel):
         path = tw.write_capture(Path(str(self.settings.capture_dir)), msg.idempotency_key, record)
         return f"capture:{path.stem}"
 
-    def _sdk(self) -> Client:
-        if self._client is None:  # inside the running loop: the aiohttp session binds to it
-            http = self._http_factory(self.settings) if self._http_factory else None
-            self._client, self._http = tw.new_client(self.settings, http)
-        return self._client
-
-    async def aclose(self) -> None:
-        http, self._http, self._client = self._http, None, None
-        if http is not None:
-            await http.close()
-
 
 def build_sms(settings: SmsSettings, ctx: BuildContext) -> SmsChannel:
     return SmsChannel(settings)
-
-
-def embedded_sms(settings: SmsSettings, ctx: BuildContext) -> SmsSettings:
-    """No Twilio account: write each message as a JSON file under out/sms."""
-    return settings.model_copy(update={"capture_dir": str(ctx.out_dir / "sms")})
 
 
 SPEC = ChannelSpec(
@@ -215,6 +192,6 @@ SPEC = ChannelSpec(
     contact_kinds=(ContactKind.PHONE,),
     template_parts=("text",),
     check=tw.phone_problem,
-    embedded=embedded_sms,
+    embedded=tw.capture_into("sms"),  # no account: JSON files
     needs_provider=tw.needs_provider,
 )

@@ -28,7 +28,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from channels.base import ChannelSettings, ContactPointData
+from channels.base import BuildContext, Channel, ChannelSettings, ContactPointData
 from channels.errors import (
     ChannelFault,
     ChannelTimeout,
@@ -201,3 +201,35 @@ def fill_notice_url(text: str, url: str | None) -> str:
     if url:
         return text.replace(NOTICE_URL_SLOT, url)
     return "\n".join(line for line in text.split("\n") if NOTICE_URL_SLOT not in line)
+
+
+class TwilioChannel(Channel):
+    """What SMS and voice share: their settings, and one SDK client made inside the running
+    loop (its aiohttp session binds to it), closed with the channel."""
+
+    def __init__(self, settings: Any, *, http_client: HttpClientFactory | None = None) -> None:
+        self.settings = settings
+        self._http_factory = http_client
+        self._client: Client | None = None
+        self._http: AsyncTwilioHttpClient | None = None
+
+    def _sdk(self) -> Client:
+        if self._client is None:
+            http = self._http_factory(self.settings) if self._http_factory else None
+            self._client, self._http = new_client(self.settings, http)
+        return self._client
+
+    async def aclose(self) -> None:
+        http, self._http, self._client = self._http, None, None
+        if http is not None:
+            await http.close()
+
+
+def capture_into(folder: str) -> Callable[[Any, BuildContext], Any]:
+    """The embedded default of a Twilio channel without an account: JSON files under
+    out/<folder>."""
+
+    def embedded(settings: Any, ctx: BuildContext) -> Any:
+        return settings.model_copy(update={"capture_dir": str(ctx.out_dir / folder)})
+
+    return embedded

@@ -19,12 +19,10 @@ from pathlib import Path
 from typing import Self
 
 from pydantic import Field, model_validator
-from twilio.http.async_http_client import AsyncTwilioHttpClient
-from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
 from channels import twilio_client as tw
-from channels.base import BuildContext, Channel, ChannelSpec, ContactKind, Receipt, RenderedMessage
+from channels.base import BuildContext, ChannelSpec, ContactKind, Receipt, RenderedMessage
 from channels.errors import MessageRejected, RecipientRejected
 
 _NAME = "voice"
@@ -119,16 +117,12 @@ class VoiceSettings(tw.TwilioSettings):
         return self
 
 
-class VoiceChannel(Channel):
+class VoiceChannel(tw.TwilioChannel):
     name = _NAME
     contact_kind = ContactKind.PHONE
     max_twiml_chars = 4000  # Twilio's limit on the `Twiml` parameter
 
-    def __init__(self, settings: VoiceSettings, *, http_client: tw.HttpClientFactory | None = None):
-        self.settings = settings
-        self._http_factory = http_client
-        self._client: Client | None = None
-        self._http: AsyncTwilioHttpClient | None = None
+    settings: VoiceSettings
 
     def twiml(self, msg: RenderedMessage) -> str:
         s = self.settings
@@ -169,25 +163,9 @@ class VoiceChannel(Channel):
             provider_id = str(call.sid)
         return Receipt(_NAME, msg.idempotency_key, provider_id, datetime.now(UTC))
 
-    def _sdk(self) -> Client:
-        if self._client is None:  # inside the running loop: the aiohttp session binds to it
-            http = self._http_factory(self.settings) if self._http_factory else None
-            self._client, self._http = tw.new_client(self.settings, http)
-        return self._client
-
-    async def aclose(self) -> None:
-        http, self._http, self._client = self._http, None, None
-        if http is not None:
-            await http.close()
-
 
 def build_voice(settings: VoiceSettings, ctx: BuildContext) -> VoiceChannel:
     return VoiceChannel(settings)
-
-
-def embedded_voice(settings: VoiceSettings, ctx: BuildContext) -> VoiceSettings:
-    """No Twilio account: write each call's TwiML as a JSON file under out/voice."""
-    return settings.model_copy(update={"capture_dir": str(ctx.out_dir / "voice")})
 
 
 SPEC = ChannelSpec(
@@ -197,6 +175,6 @@ SPEC = ChannelSpec(
     contact_kinds=(ContactKind.PHONE,),
     template_parts=("text",),
     check=tw.phone_problem,
-    embedded=embedded_voice,
+    embedded=tw.capture_into("voice"),  # no account: JSON files
     needs_provider=tw.needs_provider,
 )

@@ -38,6 +38,33 @@ class ClaimRequest:
     contact_point_id: int | None = None
 
 
+def _attempt_row(
+    r: ClaimRequest,
+    status: str,
+    worker_id: str,
+    tries: int,
+    at: datetime,
+    *,
+    not_before: datetime | None = None,
+) -> dict[str, Any]:
+    return {
+        "idempotency_key": r.key,
+        "incident_id": r.incident_id,
+        "addressee_kind": r.addressee_kind,
+        "addressee_id": r.person_id,
+        "person_id": r.person_id if r.addressee_kind == "person" else None,
+        "channel": r.channel,
+        "contact_point_id": r.contact_point_id,
+        "notice_version": r.notice_version,
+        "status": status,
+        "message_id": r.message_id,
+        "worker_id": worker_id,
+        "tries": tries,
+        "claimed_at": at,
+        "not_before": not_before,
+    }
+
+
 def claim(
     session: Session,
     requests: list[ClaimRequest],
@@ -52,24 +79,7 @@ def claim(
     insert_ignoring_duplicates(
         session,
         DeliveryAttempt,
-        [
-            {
-                "idempotency_key": r.key,
-                "incident_id": r.incident_id,
-                "addressee_kind": r.addressee_kind,
-                "addressee_id": r.person_id,
-                "person_id": r.person_id if r.addressee_kind == "person" else None,
-                "channel": r.channel,
-                "contact_point_id": r.contact_point_id,
-                "notice_version": r.notice_version,
-                "status": AttemptStatus.SENDING.value,
-                "message_id": r.message_id,
-                "worker_id": worker_id,
-                "tries": 1,
-                "claimed_at": now,
-            }
-            for r in requests
-        ],
+        [_attempt_row(r, AttemptStatus.SENDING.value, worker_id, 1, now) for r in requests],
     )
     keys = [r.key for r in requests]
     table = DeliveryAttempt.__table__  # type: ignore[attr-defined]
@@ -243,25 +253,7 @@ def schedule(
     insert_ignoring_duplicates(
         session,
         DeliveryAttempt,
-        [
-            {
-                "idempotency_key": r.key,
-                "incident_id": r.incident_id,
-                "addressee_kind": r.addressee_kind,
-                "addressee_id": r.person_id,
-                "person_id": r.person_id,
-                "channel": r.channel,
-                "contact_point_id": r.contact_point_id,
-                "notice_version": r.notice_version,
-                "status": SCHEDULED,
-                "message_id": r.message_id,
-                "worker_id": "escalation",
-                "tries": 0,
-                "claimed_at": now,
-                "not_before": due,
-            }
-            for r, due in timers
-        ],
+        [_attempt_row(r, SCHEDULED, "escalation", 0, now, not_before=due) for r, due in timers],
     )
     _events(session, {r.key: f"due {due.isoformat()}" for r, due in timers}, SCHEDULED, now)
 
