@@ -34,6 +34,7 @@ from sqlmodel import Session, SQLModel, create_engine
 
 import incident.adapters.obligation_tables  # registers its tables
 import incident.adapters.tables  # noqa: F401  (registers its tables)
+from incident.adapters import bulk
 from incident.adapters.migrations.state import SchemaState, ahead_error, migrate, read_state
 from incident.errors import ConfigError, SchemaRevisionMismatch
 
@@ -173,11 +174,4 @@ def insert_ignoring_duplicates(
     if not rows:
         return
     sa_table = table.__table__  # type: ignore[attr-defined]
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        session.execute(pg_insert(sa_table).on_conflict_do_nothing(), rows)
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        session.execute(sqlite_insert(sa_table).on_conflict_do_nothing(), rows)
+    bulk.insert_ignoring_duplicates(session.connection(), sa_table, rows)

@@ -28,6 +28,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine, RowMapping
 from sqlmodel import Session, col, or_, select
 
+from incident.adapters.bulk import among
 from incident.adapters.db import make_engine
 from incident.adapters.tables import ContactPoint, Person
 from incident.domain.directory_rows import KNOWN_FIELDS, PersonRecord, RowRejected, parse_row
@@ -82,7 +83,8 @@ def people_by_id(session: Session, ids: Collection[str]) -> dict[str, PersonReco
     """These people (guardians, for instance) as records, by id."""
     if not ids:
         return {}
-    rows = session.execute(sa_select(*_COLUMNS).where(_PERSON.c.id.in_(list(ids))))
+    where = among(_PERSON.c.id, ids, session.get_bind().dialect)
+    rows = session.execute(sa_select(*_COLUMNS).where(where))
     return {r[0]: record_of(r) for r in rows}
 
 
@@ -180,7 +182,8 @@ class LocalDirectory:
         cats: Mapping[str, Cats] | None = None,
         report: str = "",
     ) -> list[PersonRecord]:
-        query = sa_select(*_COLUMNS).where(_PERSON.c.id.in_(ids))
+        dialect = self.session.get_bind().dialect
+        query = sa_select(*_COLUMNS).where(among(_PERSON.c.id, ids, dialect))
         rows = self.session.execute(query if where is None else query.where(where)).all()
         if report:
             found = {r[0] for r in rows}
@@ -245,7 +248,8 @@ class LocalDirectory:
             chunk = values[i : i + CHUNK]
             rows = self.session.exec(
                 select(ContactPoint.value, ContactPoint.person_id).where(
-                    ContactPoint.kind == kind, col(ContactPoint.value).in_(chunk)
+                    ContactPoint.kind == kind,
+                    among(col(ContactPoint.value), chunk, self.session.get_bind().dialect),
                 )
             ).all()
             matched = set()

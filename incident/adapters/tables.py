@@ -104,7 +104,11 @@ class ContactPoint(SQLModel, table=True):
     evidence of what was on file) and routed around, never silently dropped."""
 
     __tablename__ = "contact_point"
-    __table_args__ = (UniqueConstraint("person_id", "kind", "value"),)
+    __table_args__ = (
+        UniqueConstraint("person_id", "kind", "value"),
+        # Records files and dedupe find people by email or phone.
+        Index("ix_contact_point_kind_value", "kind", "value"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     person_id: str = Field(foreign_key="person.id", index=True)
     kind: str
@@ -120,13 +124,17 @@ class AffectedPerson(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("incident_id", "person_id"),)
     id: int | None = Field(default=None, primary_key=True)
     incident_id: str = Field(foreign_key="incident.id", index=True)
-    person_id: str = Field(foreign_key="person.id")
+    # Person ids in the records of an incident are plain identifiers, not foreign keys: the
+    # directory is a copy of the platform's users that may erase a person, while what they
+    # were told stays evidence; and a key check per row was the largest single cost of
+    # enrichment on PostgreSQL (migration 0006).
+    person_id: str
     jurisdiction: str
     categories: list[str] = _json_list()  # exactly what was exposed about this person
     risk: str | None = None  # high | medium | low, from config/risk.toml; None before 0003
     is_minor: bool = False
     # Who receives the notice: the person, or their guardian when the person is a minor.
-    recipient_id: str = Field(foreign_key="person.id")
+    recipient_id: str
     # Why a contact kind cannot be used for this person, e.g. {"email": "missing"}, and other
     # findings of enrichment (a minor without a guardian): recorded once, read by planning.
     contact_problems: dict[str, str] = _json()
@@ -146,8 +154,8 @@ class Notice(SQLModel, table=True):
     incident_id: str = Field(foreign_key="incident.id")
     addressee_kind: str = "person"  # person | public | authority
     addressee_id: str  # the person id, "public", or the authority's id
-    person_id: str | None = Field(default=None, foreign_key="person.id")
-    recipient_id: str | None = Field(default=None, foreign_key="person.id")
+    person_id: str | None = None  # plain identifiers, see AffectedPerson
+    recipient_id: str | None = None
     version: int = 1
     status: str
     channel: str | None = None
@@ -167,7 +175,7 @@ class DeliveryAttempt(SQLModel, table=True):
     incident_id: str = Field(foreign_key="incident.id")
     addressee_kind: str = "person"
     addressee_id: str
-    person_id: str | None = Field(default=None, foreign_key="person.id")
+    person_id: str | None = None  # a plain identifier, see AffectedPerson
     channel: str
     contact_point_id: int | None = None  # which contact point it went to (receipts act on it)
     notice_version: int

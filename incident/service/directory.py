@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from channels.base import ContactKind
+from incident.adapters.bulk import among
 from incident.adapters.db import insert_ignoring_duplicates
 from incident.adapters.directory_source import DirectorySource
 from incident.adapters.tables import ContactPoint, Person
@@ -108,6 +109,7 @@ def load_contacts(
     """These people's contact points of the kinds in use, by person (plain rows, not ORM
     objects: this is on the hot path)."""
     table = ContactPoint.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect
     rows = session.execute(
         sa_select(
             table.c.id,
@@ -117,7 +119,10 @@ def load_contacts(
             table.c.details,
             table.c.preference,
             table.c.problem,
-        ).where(table.c.person_id.in_(person_ids), table.c.kind.in_(list(kinds)))
+        ).where(
+            among(table.c.person_id, person_ids, dialect),
+            among(table.c.kind, list(kinds), dialect),
+        )
     ).all()
     out: dict[str, list[StoredContact]] = {}
     for row in rows:

@@ -29,11 +29,14 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import bindparam, text, update
+from sqlalchemy import Column, MetaData, String, Table, Text, bindparam, text, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
 from channels.base import ContactCheck
+from incident.adapters import bulk
+from incident.adapters.bulk import among
 from incident.adapters.db import insert_ignoring_duplicates
 from incident.adapters.directory_source import DirectorySource, LocalDirectory, people_by_id
 from incident.adapters.tables import (
@@ -270,6 +273,15 @@ def _linking_keys(
     return out
 
 
+_MERGE_KEYS = Table(
+    "bn_merge_keys",
+    MetaData(),
+    Column("k", String(32), primary_key=True),
+    Column("p", Text),
+    prefixes=["TEMPORARY"],
+)
+
+
 class _KeyIndex:
     """This run's contact digests -> representative: a temporary table on a connection of its
     own (primary key on the digest), so a later chunk finds an earlier chunk's accounts with
@@ -280,23 +292,19 @@ class _KeyIndex:
         schema = "temp" if engine.dialect.name == "sqlite" else "pg_temp"
         self.drop = text(f"DROP TABLE IF EXISTS {schema}.bn_merge_keys")
         self.conn.execute(self.drop)  # a pooled connection may still have one
-        self.conn.execute(
-            text("CREATE TEMPORARY TABLE bn_merge_keys (k VARCHAR(32) PRIMARY KEY, p TEXT)")
-        )
+        _MERGE_KEYS.create(self.conn)
         self.conn.commit()
 
     def owners(self, keys: Collection[str]) -> dict[str, str]:
         if not keys:
             return {}
-        query = text("SELECT k, p FROM bn_merge_keys WHERE k IN :keys").bindparams(
-            bindparam("keys", expanding=True)
-        )
-        return {k: p for k, p in self.conn.execute(query, {"keys": list(keys)})}
+        table = _MERGE_KEYS
+        query = sa_select(table.c.k, table.c.p).where(among(table.c.k, keys, self.conn.dialect))
+        return {k: p for k, p in self.conn.execute(query)}
 
     def add(self, pairs: Sequence[dict[str, str]]) -> None:
         if pairs:
-            insert = "INSERT INTO bn_merge_keys (k, p) VALUES (:k, :p) ON CONFLICT DO NOTHING"
-            self.conn.execute(text(insert), list(pairs))
+            bulk.insert_ignoring_duplicates(self.conn, _MERGE_KEYS, pairs)
             self.conn.commit()
 
     def close(self) -> None:
@@ -366,7 +374,7 @@ def _pending_reps(writer: Session, incident: Incident, reps: set[str]) -> set[st
         Notice.addressee_kind == "person",
         Notice.version == incident.notice_version,
         Notice.status == NoticeStatus.PENDING.value,
-        col(Notice.addressee_id).in_(reps),
+        among(col(Notice.addressee_id), reps, writer.get_bind().dialect),
     )
     return set(writer.exec(query).all())
 
