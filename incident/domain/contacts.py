@@ -8,6 +8,8 @@ from typing import Any
 
 from channels.base import ContactCheck, ContactPointData
 
+Checks = Mapping[str, ContactCheck]  # contact kind -> the check of the channels using it
+
 
 @dataclass(frozen=True, slots=True)
 class StoredContact:
@@ -20,6 +22,7 @@ class StoredContact:
     details: Mapping[str, Any] = field(default_factory=dict)
     preference: int = 0
     problem: str | None = None
+    checked: bool = False  # `problem` is a verdict (a check, a bounce, a refusal), not unknown
 
     def as_data(self, country: str | None) -> ContactPointData:
         return ContactPointData(self.kind, self.value, self.details, country)
@@ -37,18 +40,28 @@ def usable_contact_points(
 def check_points(
     points: Iterable[StoredContact], checks: Mapping[str, ContactCheck], country: str | None
 ) -> dict[int, str | None]:
-    """The problem each checked point has now (None: usable). Points of kinds no channel in use
-    needs are left alone. A check that raises is a problem of that point, not a crash."""
+    """The problem each point of a kind in use has (None: usable): the verdict on record when
+    there is one (checked when it was written, or since returned by a provider), else the
+    check's now. Points of kinds no channel in use needs are left alone. A check that raises
+    is a problem of that point, not a crash."""
     found: dict[int, str | None] = {}
     for point in points:
         check = checks.get(point.kind)
         if check is None:
             continue
-        try:
-            found[point.id] = check(point.as_data(country))
-        except Exception as exc:  # a check must never stop a whole enrichment
-            found[point.id] = f"could not be checked: {type(exc).__name__}"
+        if point.checked:
+            found[point.id] = point.problem
+            continue
+        found[point.id] = problem_of(point.as_data(country), check)
     return found
+
+
+def problem_of(point: ContactPointData, check: ContactCheck) -> str | None:
+    """The check's verdict; a check that raises is a problem of that point, never a crash."""
+    try:
+        return check(point)
+    except Exception as exc:
+        return f"could not be checked: {type(exc).__name__}"
 
 
 def kind_problems(

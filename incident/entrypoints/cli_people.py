@@ -20,6 +20,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 
 from channels import REGISTRY
 from incident.adapters.db import ensure_schema_current, make_engine
+from incident.bootstrap import contact_checks
 from incident.domain.directory_rows import RowProblem
 from incident.errors import BreachNoticeError, ConfigError, InvalidInputs
 from incident.service.directory_import import BATCH, ImportSummary, file_format, import_people
@@ -89,6 +90,7 @@ def import_command(
                 batch_size=batch_size,
                 on_problem=problem,
                 on_progress=lambda done: progress.update(task, completed=done),
+                checks=contact_checks(settings),
             )
     except InvalidInputs as exc:
         err.print(f"{file}: not imported\n{exc}", markup=False)

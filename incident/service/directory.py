@@ -17,21 +17,23 @@ they are; `upsert_records` (the directory import and the live source) updates th
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import Text, cast, delete, insert, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from channels.base import ContactKind
+from channels.base import ContactKind, ContactPointData
 from incident.adapters.bulk import among
 from incident.adapters.db import insert_ignoring_duplicates
 from incident.adapters.directory_source import DirectorySource
 from incident.adapters.tables import ContactPoint, Person
-from incident.domain.contacts import StoredContact
+from incident.domain.contacts import Checks, StoredContact, problem_of
 from incident.domain.directory_rows import PersonRecord
 
 # Every row of one INSERT needs the same columns: absent fields take these defaults.
@@ -88,8 +90,11 @@ def contact_points_of(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     return sorted(unique.values(), key=lambda r: (r["kind"], r["preference"]))
 
 
-def save_people(session: Session, records: Iterable[Mapping[str, Any]]) -> int:
-    """Insert people and their contact points (existing rows are kept); the caller commits."""
+def save_people(
+    session: Session, records: Iterable[Mapping[str, Any]], checks: Checks | None = None
+) -> int:
+    """Insert people and their contact points (existing rows are kept; new points checked with
+    `checks`, by kind, when given); the caller commits."""
     people: list[dict[str, Any]] = []
     points: list[dict[str, Any]] = []
     for record in records:
@@ -98,6 +103,8 @@ def save_people(session: Session, records: Iterable[Mapping[str, Any]]) -> int:
             {**person, "id": record["id"], "name": record["name"], "country": record["country"]}
         )
         points.extend(contact_points_of(record))
+    if checks:
+        check_new_points(points, {p["id"]: p["country"] for p in people}, checks)
     insert_ignoring_duplicates(session, Person, people)
     insert_ignoring_duplicates(session, ContactPoint, points)
     return len(people)
@@ -116,17 +123,20 @@ def load_contacts(
             table.c.person_id,
             table.c.kind,
             table.c.value,
-            table.c.details,
+            cast(table.c.details, Text),  # parsed here: most are empty
             table.c.preference,
             table.c.problem,
+            table.c.checked_at.is_not(None),
         ).where(
             among(table.c.person_id, person_ids, dialect),
             among(table.c.kind, list(kinds), dialect),
         )
     ).all()
     out: dict[str, list[StoredContact]] = {}
-    for row in rows:
-        out.setdefault(row[1], []).append(StoredContact(*row))
+    for pid, person_id, kind, value, details, preference, problem, checked in rows:
+        found = json.loads(details) if details and details != "{}" else {}
+        point = StoredContact(pid, person_id, kind, value, found, preference, problem, checked)
+        out.setdefault(person_id, []).append(point)
     return out
 
 
@@ -141,7 +151,9 @@ class UpsertResult:
     guardians_pending: list[tuple[str, str, int]] = field(default_factory=list)
 
 
-def upsert_records(session: Session, batch: Sequence[PersonRecord]) -> UpsertResult:
+def upsert_records(
+    session: Session, batch: Sequence[PersonRecord], checks: Checks | None = None
+) -> UpsertResult:
     """Insert new people, update the changed fields of known ones, merge contact points (see
     `directory_import` for the rule); the caller commits. Within a batch the last row wins."""
     records = list({r.id: r for r in batch}.values())
@@ -165,7 +177,7 @@ def upsert_records(session: Session, batch: Sequence[PersonRecord]) -> UpsertRes
         session.execute(update(Person), changes)
     changed = {c["id"] for c in changes}
     changed |= _link_guardians(session, records, existing, result)
-    changed |= _merge_points(session, records)
+    changed |= _merge_points(session, records, checks or {})
     result.inserted = len(new_rows)
     result.updated = len(changed - {row["id"] for row in new_rows})
     result.unchanged = len(records) - result.inserted - result.updated
@@ -221,7 +233,25 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
         yield items[i : i + size]
 
 
-def _merge_points(session: Session, records: Sequence[PersonRecord]) -> set[str]:
+def check_new_points(
+    adds: list[dict[str, Any]], countries: Mapping[str, str | None], checks: Checks
+) -> None:
+    """Check each new point as it is written (the checks of the channels that use its kind), so
+    enrichment reads a verdict instead of checking every point of every person again."""
+    now = datetime.now(UTC)
+    for point in adds:
+        check = checks.get(point["kind"])
+        if check is None:
+            point.setdefault("problem", None)  # every row of one INSERT has the same keys
+            point.setdefault("checked_at", None)
+            continue
+        data = ContactPointData(point["kind"], point["value"], point["details"],
+                                countries.get(point["person_id"]))  # fmt: skip
+        point["problem"] = problem_of(data, check)
+        point["checked_at"] = now
+
+
+def _merge_points(session: Session, records: Sequence[PersonRecord], checks: Checks) -> set[str]:
     """Emails and phones given replace that kind's set; postal and push points are added."""
     ids = [r.id for r in records]
     stored: dict[tuple[str, str, str], ContactPoint] = {
@@ -250,6 +280,7 @@ def _merge_points(session: Session, records: Sequence[PersonRecord]) -> set[str]
             if (r.id, kind, value) not in stored:
                 rank[(r.id, kind)] = rank.get((r.id, kind), -1) + 1
                 adds.append(_point(r.id, kind, value, details, rank[(r.id, kind)]))
+    check_new_points(adds, {r.id: r.country for r in records}, checks)
     by_id = {p.id: p.person_id for p in stored.values()}
     touched |= {a["person_id"] for a in adds}
     touched |= {by_id[m["id"]] for m in moves} | {by_id[d] for d in drops}
@@ -274,17 +305,20 @@ def _point(pid: str, kind: str, value: str, details: dict[str, Any], rank: int) 
             "problem": None, "checked_at": None}  # fmt: skip
 
 
-def sync_scope(engine: Engine, source: DirectorySource, scope: Mapping[str, Any]) -> dict[str, str]:
+def sync_scope(
+    engine: Engine, source: DirectorySource, scope: Mapping[str, Any], checks: Checks
+) -> dict[str, str]:
     """Cache the people a live directory has in `scope` (and their guardians) into person and
-    contact_point, batch by batch; return the problems of the rows read, by person id."""
+    contact_point, batch by batch (new points checked with `checks`); return the problems of
+    the rows read, by person id."""
     problems: dict[str, str] = {}
     pending: list[tuple[str, str, int]] = []
     for batch in source.people_in_scope(scope):
-        pending += _cache(engine, batch, problems)
+        pending += _cache(engine, batch, problems, checks)
     asked = sorted({g for _, g, _ in pending})
     for chunk in _chunks(asked, 5000):
         for batch in source.people_in_scope({"people": list(chunk)}):
-            _cache(engine, batch, problems)
+            _cache(engine, batch, problems, checks)
     if pending:
         with Session(engine) as session:
             link_guardians(session, pending)
@@ -293,10 +327,10 @@ def sync_scope(engine: Engine, source: DirectorySource, scope: Mapping[str, Any]
 
 
 def _cache(
-    engine: Engine, batch: list[PersonRecord], problems: dict[str, str]
+    engine: Engine, batch: list[PersonRecord], problems: dict[str, str], checks: Checks
 ) -> list[tuple[str, str, int]]:
     problems.update({r.id: "; ".join(r.problems)[:500] for r in batch if r.problems})
     with Session(engine) as session:
-        result = upsert_records(session, batch)
+        result = upsert_records(session, batch, checks)
         session.commit()
     return result.guardians_pending

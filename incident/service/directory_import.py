@@ -25,6 +25,7 @@ from typing import IO, Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from incident.domain.contacts import Checks
 from incident.domain.directory_rows import (
     KNOWN_FIELDS,
     PersonRecord,
@@ -77,8 +78,10 @@ def import_people(
     batch_size: int = BATCH,
     on_problem: Callable[[RowProblem], None] = lambda _: None,
     on_progress: Callable[[int], None] = lambda _: None,
+    checks: Checks | None = None,
 ) -> ImportSummary:
-    """Validate every row and (unless `dry_run`) upsert the valid ones, batch by batch."""
+    """Validate every row and (unless `dry_run`) upsert the valid ones, batch by batch. New
+    contact points are checked with `checks` (by kind) as they are written."""
     summary = ImportSummary(dry_run=dry_run)
     pending: list[tuple[str, str, int]] = []
     batch: list[PersonRecord] = []
@@ -95,10 +98,10 @@ def import_people(
                 for problem in exc.problems:
                     on_problem(problem)
             if len(batch) >= batch_size:
-                _write(engine, batch, summary, pending)
+                _write(engine, batch, summary, pending, checks)
                 batch = []
                 on_progress(binary.tell())
-        _write(engine, batch, summary, pending)
+        _write(engine, batch, summary, pending, checks)
         on_progress(binary.tell())
     if pending and not dry_run:
         _link_late_guardians(engine, pending, summary, on_problem)
@@ -110,11 +113,12 @@ def _write(
     batch: list[PersonRecord],
     summary: ImportSummary,
     pending: list[tuple[str, str, int]],
+    checks: Checks | None,
 ) -> None:
     if not batch or summary.dry_run:
         return
     with Session(engine) as session:
-        result = upsert_records(session, batch)
+        result = upsert_records(session, batch, checks)
         session.commit()
     summary.inserted += result.inserted
     summary.updated += result.updated

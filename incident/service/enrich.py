@@ -25,7 +25,7 @@ import tomllib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, Protocol
 
 import structlog
@@ -63,6 +63,7 @@ from incident.domain.jurisdiction import is_valid_jurisdiction, region_code
 from incident.domain.model import DataCategory, IncidentStatus, NoticeStatus
 from incident.errors import ConfigError, NotFound
 from incident.service.directory import load_contacts, sync_scope
+from incident.service.in_order import InOrder
 from incident.settings import config_dir
 
 log = structlog.get_logger()
@@ -186,16 +187,24 @@ class EnrichContext:
     risk: RiskRules | None = None  # default: config/risk.toml
 
 
-def _store_chunk(
-    engine: Engine,
+@dataclass
+class _Decided:
+    """One chunk, decided: what to store and publish (handed to the writer thread)."""
+
+    decisions: list[AudienceDecision]
+    rows: dict[str, dict[str, Any]]  # AffectedPerson rows by person id
+    keys: dict[str, list[tuple[str, str]]]  # linking contact digests by person id
+    changed: list[tuple[int, str | None]]  # contact points whose problem changed
+
+
+def _decide_chunk(
     incident: Incident,
     reader: Session,
     people: list[PersonRecord],
     ctx: EnrichContext,
     report: _Report,
     directory_problems: Mapping[str, str],
-    index: _KeyIndex,
-) -> None:
+) -> _Decided:
     guardians = people_by_id(reader, {p.guardian_id for p in people if p.guardian_id})
     decisions = [_decide(p, guardians, now=ctx.now, ages=ctx.majority_ages) for p in people]
     report.malformed += sum(1 for d in decisions if "directory" in d.problems)
@@ -219,15 +228,28 @@ def _store_chunk(
             keys[d.person_id] = _linking_keys(points, found)  # only points checked just now
     stored = {p.id: p.problem for pts in contacts.values() for p in pts}
     changed = [(pid, why) for pid, why in checked.items() if stored.get(pid) != why]
+    return _Decided(decisions, rows, keys, changed)
+
+
+def _write_chunk(
+    engine: Engine,
+    incident: Incident,
+    ctx: EnrichContext,
+    report: _Report,
+    index: _KeyIndex,
+    chunk: _Decided,
+) -> None:
+    """Merge, store and publish one decided chunk (in the writer thread, chunks in order)."""
+    rows = chunk.rows
     with Session(engine) as writer:
-        merged = _merge(writer, incident, rows, keys, index, ctx.now)
-        _record_point_problems(writer, changed, ctx.now)
+        merged = _merge(writer, incident, rows, chunk.keys, index, ctx.now)
+        _record_point_problems(writer, chunk.changed, ctx.now)
         insert_ignoring_duplicates(writer, AffectedPerson, list(rows.values()))
-        told = [d for d in decisions if d.person_id not in merged]
+        told = [d for d in chunk.decisions if d.person_id not in merged]
         notices = [_notice_row(incident, d, ctx.now) for d in told]
         insert_ignoring_duplicates(writer, Notice, notices)
         writer.commit()
-    report.affected += len(decisions)
+    report.affected += len(chunk.decisions)
     report.merged += len(merged)
     for row in rows.values():
         level = str(row["risk"])
@@ -235,7 +257,6 @@ def _store_chunk(
     report.queued += ctx.publisher.publish_all(
         ctx.notices_topic, [(d.person_id, _job(incident, d.person_id)) for d in told]
     )
-    ctx.tick()
 
 
 def _affected_row(
@@ -473,16 +494,23 @@ def enrich_incident(
     report = _Report()
     directory_problems: dict[str, str] = {}
     if ctx.directory is not None:
-        directory_problems = sync_scope(engine, ctx.directory, incident.scope)
+        directory_problems = sync_scope(engine, ctx.directory, incident.scope, ctx.checks)
     index = _KeyIndex(engine)
+    # Chunk n is written and published while chunk n+1 is read and decided.
+    write = partial(_write_chunk, engine, incident, ctx, report, index)
+    writes: InOrder[_Decided] = InOrder(write, name="enrich-writer")
     try:
         with Session(engine) as reader:
             local = LocalDirectory(reader, default=frozenset(incident.categories), misses=report)
             for people in local.people_in_scope(incident.scope):
-                _store_chunk(
-                    engine, incident, reader, people, ctx, report, directory_problems, index
-                )
+                decided = _decide_chunk(incident, reader, people, ctx, report, directory_problems)
                 reader.rollback()  # end the read transaction: the next chunk sees fresh rows
+                writes.submit(decided)
+                ctx.tick()
+        writes.finish()
+    except BaseException:
+        writes.abort()
+        raise
     finally:
         index.close()
     with Session(engine) as session:
