@@ -167,6 +167,16 @@ def main() -> None:
                 conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+def _machine_busy() -> tuple[int, int]:
+    """(busy, total) jiffies of all cores since boot, from /proc/stat (Linux)."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    except OSError:
+        return 0, 1
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
 def _checks(channels: list[str]) -> Checks:
     return {kind: REGISTRY[c].check for c in channels for kind in REGISTRY[c].contact_kinds}
 
@@ -203,9 +213,11 @@ def run(args: argparse.Namespace, url: str, schema: str | None, scratch: Path) -
 
         profiler = cProfile.Profile()
         profiler.enable()
+    busy0, cpu0 = _machine_busy(), time.process_time()
     t0 = time.perf_counter()
     result = enrich_incident(engine, event, ctx)
     took = time.perf_counter() - t0
+    cpu, busy = time.process_time() - cpu0, _machine_busy()
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(args.profile)
@@ -218,6 +230,10 @@ def run(args: argparse.Namespace, url: str, schema: str | None, scratch: Path) -
           f"directory: {args.directory}")  # fmt: skip
     print(f"enrichment {took:.1f} s = {result.affected / took:,.0f} persons/s; "
           f"first notice published after {first:.2f} s; peak RSS {peak:,.0f} MB")  # fmt: skip
+    cores = os.cpu_count() or 1
+    used = (busy[0] - busy0[0]) / max(busy[1] - busy0[1], 1) * cores
+    print(f"cpu: this process {cpu / took:.2f} cores, the whole machine {used:.2f} of {cores} "
+          f"(the database is the rest)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache, partial
@@ -242,6 +243,12 @@ def _write_chunk(
     """Merge, store and publish one decided chunk (in the writer thread, chunks in order)."""
     rows = chunk.rows
     with Session(engine) as writer:
+        if engine.dialect.name == "postgresql":
+            # A chunk's commit need not wait for its WAL to reach the disk: the incident is
+            # marked enriched by a synchronous commit, which flushes every chunk's before it,
+            # and after a crash that lost a chunk the event is processed again (the notices of
+            # jobs already published are then written again, under the same keys).
+            writer.execute(text("SET LOCAL synchronous_commit = off"))
         merged = _merge(writer, incident, rows, chunk.keys, index, ctx.now)
         _record_point_problems(writer, chunk.changed, ctx.now)
         insert_ignoring_duplicates(writer, AffectedPerson, list(rows.values()))
@@ -315,8 +322,11 @@ class _KeyIndex:
         self.conn.execute(self.drop)  # a pooled connection may still have one
         _MERGE_KEYS.create(self.conn)
         self.conn.commit()
+        self._adder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="enrich-keys")
+        self._adding: Future[None] | None = None
 
     def owners(self, keys: Collection[str]) -> dict[str, str]:
+        self._wait()
         if not keys:
             return {}
         table = _MERGE_KEYS
@@ -324,11 +334,26 @@ class _KeyIndex:
         return {k: p for k, p in self.conn.execute(query)}
 
     def add(self, pairs: Sequence[dict[str, str]]) -> None:
+        """Add in the background (while the chunk's rows are stored); the next `owners` waits
+        for it, so a later chunk always sees this one's keys."""
+        self._wait()
         if pairs:
-            bulk.insert_ignoring_duplicates(self.conn, _MERGE_KEYS, pairs)
-            self.conn.commit()
+            self._adding = self._adder.submit(self._add, list(pairs))
+
+    def _add(self, pairs: list[dict[str, str]]) -> None:
+        bulk.insert_ignoring_duplicates(self.conn, _MERGE_KEYS, pairs)
+        self.conn.commit()
+
+    def _wait(self) -> None:
+        if self._adding is not None:
+            adding, self._adding = self._adding, None
+            adding.result()  # raises what the add raised
 
     def close(self) -> None:
+        try:
+            self._wait()
+        finally:
+            self._adder.shutdown()
         self.conn.rollback()
         self.conn.execute(self.drop)
         self.conn.commit()
