@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import JSON, any_, bindparam
@@ -73,9 +74,24 @@ def _pg_copy_insert(connection: Connection, table: Table, rows: Sequence[dict[st
 
 def _encoder(column: Column[Any], dialect: Dialect) -> Callable[[Any], Any]:
     if isinstance(column.type, JSON):
-        return lambda v: None if v is None else json.dumps(v)
+        return _json_text
     process = column.type.bind_processor(dialect)
     return process if process is not None else _same
+
+
+def _json_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not value:  # most rows: no problems, no extras
+        return "[]" if isinstance(value, list) else "{}"
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return _string_list(tuple(value))  # categories: a handful of distinct lists
+    return json.dumps(value)
+
+
+@lru_cache(maxsize=1024)
+def _string_list(values: tuple[str, ...]) -> str:
+    return json.dumps(list(values))
 
 
 def _same(value: Any) -> Any:

@@ -123,7 +123,9 @@ class AffectedPerson(SQLModel, table=True):
     __tablename__ = "affected_person"
     __table_args__ = (UniqueConstraint("incident_id", "person_id"),)
     id: int | None = Field(default=None, primary_key=True)
-    incident_id: str = Field(foreign_key="incident.id", index=True)
+    # No index of its own: the unique key (incident_id, person_id) serves every lookup by
+    # incident, and each index is paid for on every row enrichment writes (migration 0006).
+    incident_id: str = Field(foreign_key="incident.id")
     # Person ids in the records of an incident are plain identifiers, not foreign keys: the
     # directory is a copy of the platform's users that may erase a person, while what they
     # were told stays evidence; and a key check per row was the largest single cost of

@@ -2,6 +2,13 @@
 receives each notice and which of their contact points are usable, then queue one notice job
 per person (ids only) on the `notices` topic, chunk by chunk as the scope is read.
 
+Two steps run side by side: the consumer's thread reads and decides chunk n+1 (directory rows,
+guardians, contact points and their verdicts, jurisdiction, categories, risk) while a writer
+thread (`in_order.InOrder`) merges, stores and publishes chunk n, so the database and Python
+each work while the other does. Contact points carry the verdict of their checks from when they
+were written (`people import`, the live directory's sync); only points never checked are
+checked here, and only the problems found are written back.
+
 Every person is decided on their own: a malformed directory row becomes an AffectedPerson with
 the problem recorded, never an exception that stops the incident (or the service).
 
