@@ -17,19 +17,10 @@ from incident.adapters.tables import AffectedPerson, ContactPoint, Incident, Not
 from incident.service.directory import save_people
 from incident.service.directory_import import import_people
 from incident.service.enrich import EnrichContext, enrich_incident
+from tests.support.publishers import ListPublisher
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 CHECKS = {"email": REGISTRY["email"].check, "phone": REGISTRY["sms"].check}
-
-
-class Publisher:
-    def __init__(self) -> None:
-        self.sent: list[Any] = []
-
-    def publish_all(self, topic: str, items: Any) -> int:
-        items = list(items)
-        self.sent += items
-        return len(items)
 
 
 class CountingChecks(dict[str, Any]):
@@ -59,7 +50,7 @@ def enrich(engine: Engine, incident_id: str, people: list[str], checks: Any) -> 
         s.add(Incident(id=incident_id, title="t", severity="high", status="raised",
                        categories=["contact"], scope={"people": people}, aware_at=NOW))  # fmt: skip
         s.commit()
-    ctx = EnrichContext(Publisher(), "notices", checks, {"default": 18}, NOW)
+    ctx = EnrichContext(ListPublisher(), "notices", checks, {"default": 18}, NOW)
     enrich_incident(engine, {"incident_id": incident_id, "event_id": incident_id}, ctx)
 
 
@@ -142,7 +133,7 @@ def test_a_failure_while_writing_a_chunk_fails_the_enrichment_and_leaves_it_to_r
     """The writer thread's error reaches the caller (the consumer then retries the event); the
     incident is not marked enriched, and a rerun queues every notice once."""
 
-    class Broken(Publisher):
+    class Broken(ListPublisher):
         def publish_all(self, topic: str, items: Any) -> int:
             raise RuntimeError("broker gone")
 
@@ -159,7 +150,7 @@ def test_a_failure_while_writing_a_chunk_fails_the_enrichment_and_leaves_it_to_r
     with Session(engine) as s:
         stored = s.get(Incident, "inc-1")
         assert stored is not None and stored.status == "raised"
-    publisher = Publisher()
+    publisher = ListPublisher()
     result = enrich_incident(engine, event, EnrichContext(publisher, "notices", CHECKS, {}, NOW))
     assert result.affected == 5 and len(publisher.sent) == 5
     with Session(engine) as s:

@@ -19,6 +19,7 @@ from incident.domain.model import NoticeJob
 from incident.service.directory import upsert_records
 from incident.service.enrich import EnrichContext, enrich_incident
 from incident.service.planning import plan_batch
+from tests.support.publishers import ListPublisher
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 PEOPLE = [
@@ -32,17 +33,7 @@ PEOPLE = [
 ]  # fmt: skip
 
 
-class Publisher:
-    def __init__(self) -> None:
-        self.sent: list[Any] = []
-
-    def publish_all(self, topic: str, items: Any) -> int:
-        items = list(items)
-        self.sent += items
-        return len(items)
-
-
-def enrich(engine: Engine, incident_id: str) -> Publisher:
+def enrich(engine: Engine, incident_id: str) -> ListPublisher:
     records = [parse_row(p, line=i, channels=("email",)) for i, p in enumerate(PEOPLE, 2)]
     with Session(engine) as s:
         upsert_records(s, records)
@@ -50,7 +41,7 @@ def enrich(engine: Engine, incident_id: str) -> Publisher:
                        categories=["contact"], scope={"people": [p["id"] for p in PEOPLE]},
                        aware_at=NOW))  # fmt: skip
         s.commit()
-    publisher = Publisher()
+    publisher = ListPublisher()
     # Email and SMS in use: their checks vouch for the addresses and numbers that link accounts.
     checks = {"email": REGISTRY["email"].check, "phone": REGISTRY["sms"].check}
     ctx = EnrichContext(publisher, "notices", checks, {"default": 18}, NOW)
@@ -120,7 +111,7 @@ def test_the_notice_lists_every_affected_account(engine: Engine) -> None:
 def test_a_rerun_changes_nothing(engine: Engine) -> None:
     """Enrichment re-run after a crash: the same groups, no second notice, no double list."""
     enrich(engine, "ir")
-    publisher = Publisher()
+    publisher = ListPublisher()
     # Email and SMS in use: their checks vouch for the addresses and numbers that link accounts.
     checks = {"email": REGISTRY["email"].check, "phone": REGISTRY["sms"].check}
     ctx = EnrichContext(publisher, "notices", checks, {"default": 18}, NOW)

@@ -18,6 +18,7 @@ from incident.domain.directory_rows import parse_row
 from incident.domain.incident_spec import Scope
 from incident.service.directory import upsert_records
 from incident.service.enrich import EnrichContext, enrich_incident
+from tests.support.publishers import ListPublisher
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 PEOPLE = [
@@ -27,16 +28,6 @@ PEOPLE = [
     {"id": "ca1", "name": "C", "country": "US", "region": "CA", "last_active_at": "2025-12-24"},
     {"id": "tx1", "name": "D", "country": "US", "region": "US-TX", "email": "d@x.org"},
 ]  # fmt: skip
-
-
-class Publisher:
-    def __init__(self) -> None:
-        self.sent: list[Any] = []
-
-    def publish_all(self, topic: str, items: Any) -> int:
-        items = list(items)
-        self.sent += items
-        return len(items)
 
 
 @pytest.fixture()
@@ -57,7 +48,7 @@ def enrich(engine: Engine, scope: Mapping[str, Any], n: list[int] = [0]) -> dict
         s.add(Incident(id=incident_id, title="t", severity="high", status="raised",
                        categories=cats, scope=stored, aware_at=NOW))  # fmt: skip
         s.commit()
-    ctx = EnrichContext(Publisher(), "notices", {}, {"default": 18}, NOW)
+    ctx = EnrichContext(ListPublisher(), "notices", {}, {"default": 18}, NOW)
     enrich_incident(engine, {"incident_id": incident_id, "event_id": incident_id}, ctx)
     with Session(engine) as s:
         rows = s.exec(select(AffectedPerson).where(AffectedPerson.incident_id == incident_id))
