@@ -17,7 +17,7 @@ from incident.adapters.directory_source import SqlDirectory
 from incident.adapters.tables import AffectedPerson, ContactPoint, Incident, Person
 from incident.errors import ConfigError
 from incident.service.enrich import EnrichContext, enrich_incident
-from tests.integration.test_scopes import Publisher
+from tests.support.publishers import ListPublisher
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 COLUMNS = {
@@ -73,7 +73,9 @@ def enrich(ours: Engine, live: Engine, scope: dict[str, object]) -> dict[str, Af
         s.add(Incident(id="i1", title="t", severity="high", status="raised",
                        categories=["contact"], scope=scope, aware_at=NOW))  # fmt: skip
         s.commit()
-    ctx = EnrichContext(Publisher(), "notices", {}, {"default": 18}, NOW, directory=source(live))
+    ctx = EnrichContext(
+        ListPublisher(), "notices", {}, {"default": 18}, NOW, directory=source(live)
+    )
     enrich_incident(ours, {"incident_id": "i1", "event_id": "e1"}, ctx)
     with Session(ours) as s:
         return {a.person_id: a for a in s.exec(select(AffectedPerson))}
