@@ -356,14 +356,18 @@ class _KeyIndex:
             adding.result()  # raises what the add raised
 
     def close(self) -> None:
+        """Drop the table and give the connection back, even when the last add failed (that
+        error is raised after)."""
         try:
             self._wait()
         finally:
             self._adder.shutdown()
-        self.conn.rollback()
-        self.conn.execute(self.drop)
-        self.conn.commit()
-        self.conn.close()
+            try:
+                self.conn.rollback()
+                self.conn.execute(self.drop)
+                self.conn.commit()
+            finally:
+                self.conn.close()
 
 
 def _merge(
