@@ -179,6 +179,12 @@ def contact_checks(settings: Settings) -> dict[str, ContactCheck]:
     }
 
 
+def directory_checks() -> dict[str, ContactCheck]:
+    """Every registered channel's check, by contact kind: `people import` records each point's
+    verdict whatever the routing is today (a phone is checked even while only email is used)."""
+    return {kind: spec.check for spec in REGISTRY.values() for kind in spec.contact_kinds}
+
+
 def channel_kinds(channels: Mapping[str, Channel]) -> dict[str, tuple[str, ...]]:
     return {
         name: REGISTRY[name].contact_kinds if name in REGISTRY else (ch.contact_kind,)

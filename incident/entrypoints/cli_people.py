@@ -20,7 +20,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 
 from channels import REGISTRY
 from incident.adapters.db import ensure_schema_current, make_engine
-from incident.bootstrap import contact_checks
+from incident.bootstrap import directory_checks
 from incident.domain.directory_rows import RowProblem
 from incident.errors import BreachNoticeError, ConfigError, InvalidInputs
 from incident.service.directory_import import BATCH, ImportSummary, file_format, import_people
@@ -90,7 +90,7 @@ def import_command(
                 batch_size=batch_size,
                 on_problem=problem,
                 on_progress=lambda done: progress.update(task, completed=done),
-                checks=contact_checks(settings),
+                checks=directory_checks(),
             )
     except InvalidInputs as exc:
         err.print(f"{file}: not imported\n{exc}", markup=False)
@@ -113,6 +113,7 @@ def _as_dict(s: ImportSummary) -> dict[str, int | bool]:
         "updated": s.updated,
         "unchanged": s.unchanged,
         "rejected": s.rejected,
+        "unusable_contact_points": s.unusable_points,
         "guardians_unlinked": s.guardians_unlinked,
         "dry_run": s.dry_run,
     }
@@ -125,6 +126,8 @@ def _as_text(s: ImportSummary) -> str:
         f"{s.rows} rows: {s.inserted} inserted, {s.updated} updated, "
         f"{s.unchanged} unchanged, {s.rejected} rejected"
     )
+    if s.unusable_points:
+        text += f", {s.unusable_points} contact points unusable (kept with the reason)"
     return text + (
         f", {s.guardians_unlinked} without their guardian" if s.guardians_unlinked else ""
     )

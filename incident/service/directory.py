@@ -148,6 +148,7 @@ class UpsertResult:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    unusable_points: int = 0  # new contact points a check found unusable (kept, with why)
     guardians_pending: list[tuple[str, str, int]] = field(default_factory=list)
 
 
@@ -177,7 +178,8 @@ def upsert_records(
         session.execute(update(Person), changes)
     changed = {c["id"] for c in changes}
     changed |= _link_guardians(session, records, existing, result)
-    changed |= _merge_points(session, records, checks or {})
+    touched, result.unusable_points = _merge_points(session, records, checks or {})
+    changed |= touched
     result.inserted = len(new_rows)
     result.updated = len(changed - {row["id"] for row in new_rows})
     result.unchanged = len(records) - result.inserted - result.updated
@@ -235,10 +237,12 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
 
 def check_new_points(
     adds: list[dict[str, Any]], countries: Mapping[str, str | None], checks: Checks
-) -> None:
+) -> int:
     """Check each new point as it is written (the checks of the channels that use its kind), so
-    enrichment reads a verdict instead of checking every point of every person again."""
+    enrichment reads a verdict instead of checking every point of every person again. Returns
+    how many were found unusable (they are kept, with the reason)."""
     now = datetime.now(UTC)
+    unusable = 0
     for point in adds:
         check = checks.get(point["kind"])
         if check is None:
@@ -249,10 +253,15 @@ def check_new_points(
                                 countries.get(point["person_id"]))  # fmt: skip
         point["problem"] = problem_of(data, check)
         point["checked_at"] = now
+        unusable += point["problem"] is not None
+    return unusable
 
 
-def _merge_points(session: Session, records: Sequence[PersonRecord], checks: Checks) -> set[str]:
-    """Emails and phones given replace that kind's set; postal and push points are added."""
+def _merge_points(
+    session: Session, records: Sequence[PersonRecord], checks: Checks
+) -> tuple[set[str], int]:
+    """Emails and phones given replace that kind's set; postal and push points are added. The
+    people touched, and how many new points were found unusable."""
     ids = [r.id for r in records]
     stored: dict[tuple[str, str, str], ContactPoint] = {
         (p.person_id, p.kind, p.value): p
@@ -280,7 +289,7 @@ def _merge_points(session: Session, records: Sequence[PersonRecord], checks: Che
             if (r.id, kind, value) not in stored:
                 rank[(r.id, kind)] = rank.get((r.id, kind), -1) + 1
                 adds.append(_point(r.id, kind, value, details, rank[(r.id, kind)]))
-    check_new_points(adds, {r.id: r.country for r in records}, checks)
+    unusable = check_new_points(adds, {r.id: r.country for r in records}, checks)
     by_id = {p.id: p.person_id for p in stored.values()}
     touched |= {a["person_id"] for a in adds}
     touched |= {by_id[m["id"]] for m in moves} | {by_id[d] for d in drops}
@@ -289,7 +298,7 @@ def _merge_points(session: Session, records: Sequence[PersonRecord], checks: Che
     if moves:
         session.execute(update(ContactPoint), moves)
     insert_ignoring_duplicates(session, ContactPoint, adds)
-    return touched
+    return touched, unusable
 
 
 def _additive(r: PersonRecord) -> list[tuple[str, str, dict[str, Any]]]:

@@ -48,6 +48,7 @@ class ImportSummary:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    unusable_points: int = 0  # contact points kept with the reason a check gave
     guardians_unlinked: int = 0
     dry_run: bool = False
 
@@ -123,6 +124,7 @@ def _write(
     summary.inserted += result.inserted
     summary.updated += result.updated
     summary.unchanged += result.unchanged
+    summary.unusable_points += result.unusable_points
     pending += result.guardians_pending
 
 

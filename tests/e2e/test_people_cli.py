@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import Session, select
 
 from incident.adapters.db import make_engine
-from incident.adapters.tables import Person
+from incident.adapters.tables import ContactPoint, Person
 
 CSV = (
     "id,name,country,region,email,phone,postal_street,postal_city,postal_country\n"
@@ -44,12 +44,15 @@ def test_import_reports_bad_rows_and_exits_2(sqlite_url: str, people_csv: Path) 
     assert done.returncode == 2, done.stderr
     assert json.loads(done.stdout) == {
         "rows": 3, "inserted": 2, "updated": 0, "unchanged": 0, "rejected": 1,
-        "guardians_unlinked": 0, "dry_run": False,
+        "unusable_contact_points": 1, "guardians_unlinked": 0, "dry_run": False,
     }  # fmt: skip
     assert "line 4: email: 'cy@@example.org' is invalid: not a usable email address" in done.stderr
     engine = make_engine(sqlite_url)
     with Session(engine) as s:
         assert sorted(p.id for p in s.exec(select(Person))) == ["p1", "p2"]
+        # Anna's address has no postal code, which Dutch mail needs: kept, with the reason.
+        postal = s.exec(select(ContactPoint).where(ContactPoint.kind == "postal")).one()
+        assert postal.problem is not None and postal.checked_at is not None
     engine.dispose()
     again = people_import(sqlite_url, str(people_csv))
     assert "3 rows: 0 inserted, 0 updated, 2 unchanged, 1 rejected" in again.stdout

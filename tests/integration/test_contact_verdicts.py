@@ -74,7 +74,8 @@ def test_an_import_records_each_new_points_verdict_as_it_writes_it(
     path.write_text("id,name,country,email,phone\n"
                     "p1,Anna,NL,anna@example.org,+31612345678\n"
                     "p2,Bo,NL,bo@example.org,+999123456789\n")  # fmt: skip
-    import_people(engine, path, channels=("email", "sms"), checks=CHECKS)
+    summary = import_people(engine, path, channels=("email", "sms"), checks=CHECKS)
+    assert summary.unusable_points == 1 and summary.clean  # kept with its reason, not rejected
     good, bad = point(engine, "+31612345678"), point(engine, "+999123456789")
     assert good.checked_at is not None and good.problem is None
     assert bad.checked_at is not None and bad.problem is not None
