@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from incident.adapters.db import make_engine, upgrade_to_head
+from incident.bootstrap import directory_checks
 from incident.service.directory_import import import_people
 
 COLUMNS = ["id", "name", "email", "phone", "locale", "country", "region", "birth_date",
@@ -55,11 +56,14 @@ def main() -> None:
         upgrade_to_head(engine)
         for label in ("first import (inserts)", "second import (no changes)"):
             started = time.perf_counter()
-            summary = import_people(engine, path, channels=("email",), batch_size=args.batch_size)
+            # As the CLI does: each new contact point checked as it is written.
+            summary = import_people(engine, path, channels=("email",), batch_size=args.batch_size,
+                                    checks=directory_checks())  # fmt: skip
             took = time.perf_counter() - started
             print(f"{label}: {summary.rows:,} rows in {took:.1f} s = {summary.rows / took:,.0f} "
                   f"rows/s; inserted {summary.inserted:,}, updated {summary.updated:,}, "
-                  f"unchanged {summary.unchanged:,}, rejected {summary.rejected:,}")  # fmt: skip
+                  f"unchanged {summary.unchanged:,}, rejected {summary.rejected:,}, "
+                  f"contact points kept as unusable {summary.unusable_points:,}")  # fmt: skip
         engine.dispose()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:.0f} MB")
