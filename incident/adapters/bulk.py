@@ -32,17 +32,6 @@ def among(column: Any, values: Collection[Any], dialect: Dialect | str) -> Colum
     return column.in_(list(values))  # type: ignore[no-any-return]
 
 
-def upsert_insert(dialect: Dialect, table: Table) -> Any:
-    """The dialect's INSERT construct, which has `on_conflict_do_nothing`."""
-    if dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(table)
-
-
 def insert_ignoring_duplicates(
     connection: Connection, table: Table, rows: Sequence[dict[str, Any]]
 ) -> None:
@@ -52,8 +41,9 @@ def insert_ignoring_duplicates(
     if connection.dialect.name == "postgresql":
         _pg_copy_insert(connection, table, rows)
         return
-    insert = upsert_insert(connection.dialect, table).on_conflict_do_nothing()
-    connection.execute(insert, list(rows))
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    connection.execute(sqlite_insert(table).on_conflict_do_nothing(), list(rows))
 
 
 def _pg_copy_insert(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:

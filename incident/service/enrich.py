@@ -37,14 +37,14 @@ from functools import lru_cache, partial
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import Column, MetaData, String, Table, Text, bindparam, literal, text, update
+from sqlalchemy import Column, MetaData, String, Table, Text, bindparam, text, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
 from channels.base import ContactCheck
 from incident.adapters import bulk
-from incident.adapters.bulk import among, upsert_insert
+from incident.adapters.bulk import among
 from incident.adapters.db import insert_ignoring_duplicates
 from incident.adapters.directory_source import DirectorySource, LocalDirectory, people_by_id
 from incident.adapters.tables import (
@@ -233,7 +233,7 @@ def _decide_chunk(
             problems["directory"] = "; ".join(filter(None, said))[:500]
         rows[d.person_id] = _affected_row(incident, d, person, problems, ctx)
         if d.recipient_id == d.person_id:  # a guardian's notice names the child: not merged
-            keys[d.person_id] = _linking_keys(points, found)  # only points found usable
+            keys[d.person_id] = _linking_keys(points, found)  # only points checked just now
     stored = {p.id: p.problem for pts in contacts.values() for p in pts}
     changed = [(pid, why) for pid, why in checked.items() if stored.get(pid) != why]
     return _Decided(decisions, rows, keys, changed)
@@ -260,7 +260,8 @@ def _write_chunk(
         _record_point_problems(writer, chunk.changed, ctx.now)
         insert_ignoring_duplicates(writer, AffectedPerson, list(rows.values()))
         told = [d for d in chunk.decisions if d.person_id not in merged]
-        _insert_notices(writer, incident, [d.person_id for d in told], ctx.now)
+        notices = [_notice_row(incident, d, ctx.now) for d in told]
+        insert_ignoring_duplicates(writer, Notice, notices)
         writer.commit()
     report.affected += len(chunk.decisions)
     report.merged += len(merged)
@@ -295,9 +296,9 @@ def _affected_row(
 def _linking_keys(
     points: Sequence[StoredContact], found: Mapping[int, str | None]
 ) -> list[tuple[str, str]]:
-    """Digests of the email addresses and phone numbers found usable by the checks of a channel
-    in use (`found`: their verdict on record, or the check's now): a point with a problem, or
-    one no channel in use vouches for, proves nothing about who owns it."""
+    """Digests of the usable email addresses and phone numbers that a channel in use checked just
+    now (`found`): a point with a problem, or one no channel in use vouches for, proves nothing
+    about who owns it."""
     out = []
     for p in points:
         if p.kind in LINKING_KINDS and p.id in found and found[p.id] is None:
@@ -474,31 +475,17 @@ def _record_point_problems(
     )
 
 
-def _insert_notices(
-    writer: Session, incident: Incident, person_ids: Sequence[str], now: datetime
-) -> None:
-    """A pending notice for each of these people, built by the database from their
-    AffectedPerson rows just stored (one statement, no row passes through Python again)."""
-    if not person_ids:
-        return
-    affected = AffectedPerson.__table__  # type: ignore[attr-defined]
-    notice = Notice.__table__  # type: ignore[attr-defined]
-    dialect = writer.get_bind().dialect
-    rows = sa_select(
-        affected.c.incident_id,
-        literal("person"),
-        affected.c.person_id,
-        affected.c.person_id,
-        affected.c.recipient_id,
-        literal(incident.notice_version),
-        literal(NoticeStatus.PENDING.value),
-        literal(now, notice.c.created_at.type),
-    ).where(affected.c.incident_id == incident.id, among(affected.c.person_id, person_ids, dialect))
-    columns = ["incident_id", "addressee_kind", "addressee_id", "person_id", "recipient_id",
-               "version", "status", "created_at"]  # fmt: skip
-    writer.execute(
-        upsert_insert(dialect, notice).from_select(columns, rows).on_conflict_do_nothing()
-    )
+def _notice_row(incident: Incident, d: AudienceDecision, now: datetime) -> dict[str, Any]:
+    return {
+        "incident_id": incident.id,
+        "addressee_kind": "person",
+        "addressee_id": d.person_id,
+        "person_id": d.person_id,
+        "recipient_id": d.recipient_id,
+        "version": incident.notice_version,
+        "status": NoticeStatus.PENDING.value,
+        "created_at": now,
+    }
 
 
 def _job(incident: Incident, addressee_id: str, kind: str = "person") -> dict[str, Any]:
