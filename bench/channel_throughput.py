@@ -49,11 +49,9 @@ import csv
 import dataclasses
 import multiprocessing
 import os
-import re
 import resource
 import secrets
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -81,7 +79,6 @@ TWILIO_SPEC = Path(
 INCIDENT_FILE = ROOT / "config/examples/incident.yaml"
 INCIDENT_ID = "INC-BENCH-0001"
 READY_SECONDS = 60.0
-_TWILIO_ORIGIN = re.compile(r"^https://[\w.-]*twilio\.com")
 
 
 @dataclass
@@ -311,47 +308,6 @@ class PeerProcess:
         return got
 
 
-class PrismMock:
-    """`prism mock SPEC` from its binary (one PID to stop), ready when its port answers."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._log = tempfile.NamedTemporaryFile(prefix="prism-", suffix=".log", delete=False)  # noqa: SIM115
-        self._proc = subprocess.Popen(
-            [str(PRISM), "mock", str(TWILIO_SPEC), "-h", "127.0.0.1", "-p", str(self.port)],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + READY_SECONDS
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"prism exited ({self._proc.returncode})")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("prism not ready in time")
-
-    def peak_rss_mb(self) -> float | None:
-        """The node process's (the binary is a node script: the PID is node's)."""
-        return peak_rss_mb(self._proc.pid)
-
-    def stop(self) -> None:
-        if self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(timeout=5)
-        self._log.close()
-        Path(self._log.name).unlink(missing_ok=True)
-
-
 # ---------------------------------------------------------------------------------------------
 # Sending.
 
@@ -384,24 +340,14 @@ def build(name: str, out_dir: Path, **fields: Any) -> tuple[Any, Any]:
 
 
 def bench_sms(n: int, peer_kind: str) -> Row:
-    from twilio.http.async_http_client import AsyncTwilioHttpClient
-
     from channels.sms import SmsChannel
-
-    class OriginRewritingClient(AsyncTwilioHttpClient):  # type: ignore[misc]  # as in tests
-        def __init__(self, origin: str, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self.origin = origin
-
-        async def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-            url = _TWILIO_ORIGIN.sub(self.origin, url, count=1)
-            return await super().request(method, url, *args, **kwargs)
+    from tests.support.prism import OriginRewritingClient, Prism
 
     msgs = compose("sms", n)
-    prism: PrismMock | None = None
+    prism: Prism | None = None
     peer: PeerProcess | None = None
     if peer_kind == "prism":
-        prism = PrismMock()
+        prism = Prism(PRISM, ["mock", str(TWILIO_SPEC)])
         url = prism.url
     else:
         peer = PeerProcess("twilio")
@@ -417,12 +363,12 @@ def bench_sms(n: int, peer_kind: str) -> Row:
             status_callback_url="https://hooks.example.org/twilio/status",
         )
         assert isinstance(channel, SmsChannel)
-        channel._http_factory = lambda s: OriginRewritingClient(url, timeout=s.timeout)
+        channel._http_factory = lambda s: OriginRewritingClient(lambda: url, timeout=s.timeout)
         try:
             seconds, failed, first = asyncio.run(_run_and_close(channel, settings, msgs))
         finally:
             if prism is not None:
-                peer_rss = prism.peak_rss_mb()
+                peer_rss = peak_rss_mb(prism.pid)  # node's: the binary is a node script
                 prism.stop()
                 received = None
             else:

@@ -106,6 +106,10 @@ class Prism:
         self.stop()
         raise RuntimeError(f"prism not ready within {READY_SECONDS:.0f} s: {self.log_tail()}")
 
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
     def log_tail(self) -> str:
         return Path(self._log.name).read_text(errors="replace")[-2000:]
 
