@@ -125,7 +125,8 @@ class DispatcherProcesses:
                     restart_in_s=round(delay, 1),
                 )
                 self._restart_at[i] = now + delay
-            elif now >= self._restart_at.pop(i):
+            elif now >= self._restart_at[i]:
+                del self._restart_at[i]
                 self._procs[i] = self._new(i)
                 self._procs[i].start()
                 self._started[i] = now
