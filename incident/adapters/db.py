@@ -97,6 +97,25 @@ def create_schema(engine: Engine) -> None:
     upgrade_to_head(engine)
 
 
+def open_database(url: str, *, auto_upgrade: bool = False) -> Engine:
+    """How every CLI command opens the database: the embedded SQLite upgrades itself; a
+    PostgreSQL schema behind the code is refused until `db upgrade` (or `auto_upgrade`)."""
+    engine = make_engine(url)
+    try:
+        check_schema(engine, auto_upgrade=auto_upgrade)
+    except BaseException:
+        engine.dispose()  # a refused database leaves no pooled connection behind
+        raise
+    return engine
+
+
+def check_schema(engine: Engine, *, auto_upgrade: bool = False) -> SchemaState:
+    """`ensure_schema_current`, with the embedded SQLite always allowed to upgrade."""
+    return ensure_schema_current(
+        engine, auto_upgrade=auto_upgrade or engine.dialect.name == "sqlite"
+    )
+
+
 def ensure_schema_current(engine: Engine, *, auto_upgrade: bool) -> SchemaState:
     """At start: upgrade (when allowed) or refuse a database the code does not match.
 

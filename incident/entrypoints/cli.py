@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from incident.adapters.db import create_schema, make_engine
+from incident.adapters.db import open_database
 from incident.adapters.documents import load_document
 from incident.domain.incident_spec import IncidentSpec, parse_incident_spec
 from incident.entrypoints import (
@@ -85,8 +85,7 @@ def raise_cmd(
         raise typer.Exit(2) from exc
     for warning in cli_preview.content_warnings(spec):  # what a regime asks and the file lacks
         typer.echo(f"warning: {warning}", err=True)
-    engine = make_engine(settings.database_url)
-    create_schema(engine)
+    engine = open_database(settings.database_url, auto_upgrade=settings.database_auto_upgrade)
     incident_id = raise_incident(
         engine, spec, topic=settings.kafka.incidents_topic, now=datetime.now(UTC)
     )
@@ -97,8 +96,7 @@ def raise_cmd(
 def status_cmd(incident_id: str) -> None:
     """Counts of affected people and notices by status."""
     settings = _settings()
-    engine = make_engine(settings.database_url)
-    create_schema(engine)
+    engine = open_database(settings.database_url, auto_upgrade=settings.database_auto_upgrade)
     counts = notice_counts(engine, incident_id)
     typer.echo(
         json.dumps(
@@ -155,8 +153,7 @@ def clock_cmd(
     except ValueError as exc:
         typer.echo(f"{name if at is None else 'at'}: {at or name!r} is invalid: {exc}", err=True)
         raise typer.Exit(2) from exc
-    engine = make_engine(settings.database_url)
-    create_schema(engine)
+    engine = open_database(settings.database_url, auto_upgrade=settings.database_auto_upgrade)
     with Session(engine) as session:
         if session.get(Incident, incident_id) is None:
             typer.echo(f"incident_id: {incident_id!r} is invalid: no such incident", err=True)

@@ -20,7 +20,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.engine import Engine
 
-from incident.adapters.db import create_schema, make_engine
+from incident.adapters.db import check_schema, make_engine
 from incident.domain.model import DeliverySource, NoticeJob
 from incident.entrypoints.requeued import publish_moved_on
 from incident.errors import BreachNoticeError, InvalidInput, NotFound
@@ -121,7 +121,7 @@ def bounces_command(
         raise typer.Exit(2) from exc
     engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     try:
-        create_schema(engine)
+        check_schema(engine, auto_upgrade=settings.database_auto_upgrade)
         tally = ingest_maildir(engine, maildir, delete=delete)
     finally:
         engine.dispose()

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from incident.adapters.db import create_schema, make_engine
+from incident.adapters.db import check_schema, make_engine
 from incident.errors import NotFound
 from incident.service.evidence import export_evidence
 from incident.settings import Settings
@@ -34,7 +34,7 @@ def evidence_command(
     export_dir = channels.get("regulator", {}).get("export_dir") or ""
     engine = make_engine(settings.database_url)
     try:
-        create_schema(engine)
+        check_schema(engine, auto_upgrade=settings.database_auto_upgrade)
         pack = export_evidence(
             engine,
             incident_id,

@@ -27,7 +27,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.engine import Engine
 
-from incident.adapters.db import create_schema, make_engine
+from incident.adapters.db import check_schema, make_engine
 from incident.domain.model import AttemptStatus, NoticeJob
 from incident.entrypoints.requeued import publish_moved_on
 from incident.errors import BreachNoticeError, InvalidInput, NotFound
@@ -143,7 +143,7 @@ def receipts_command(
     rows, problems = parse_return_file(text)
     engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     try:
-        create_schema(engine)
+        check_schema(engine, auto_upgrade=settings.database_auto_upgrade)
         recorded, requeue, refused = apply_rows(engine, rows)
     finally:
         engine.dispose()

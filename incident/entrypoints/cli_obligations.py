@@ -24,7 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 from sqlmodel import Session
 
-from incident.adapters.db import create_schema, make_engine
+from incident.adapters.db import check_schema, make_engine
 from incident.adapters.obligation_tables import ObligationRecord
 from incident.adapters.tables import AlertSent
 from incident.errors import ConfigError, DocumentError, InvalidInput, InvalidInputs, NotFound
@@ -140,7 +140,7 @@ def _bad_input_exits() -> Iterator[None]:
 def _session() -> Iterator[Session]:
     engine = make_engine(Settings().database_url)
     try:
-        create_schema(engine)
+        check_schema(engine, auto_upgrade=Settings().database_auto_upgrade)
         with Session(engine, expire_on_commit=False) as session:
             yield session
     finally:

@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 from sqlmodel import Session, col, select
 
-from incident.adapters.db import create_schema, make_engine
+from incident.adapters.db import check_schema, make_engine
 from incident.adapters.tables import (
     AuditEvent,
     DeliveryAttempt,
@@ -52,7 +52,7 @@ def _session(incident_id: str) -> Iterator[tuple[Session, Settings]]:
     settings = Settings()
     engine = make_engine(settings.database_url)
     try:
-        create_schema(engine)
+        check_schema(engine, auto_upgrade=settings.database_auto_upgrade)
         with Session(engine, expire_on_commit=False) as session:
             if session.get(Incident, incident_id) is None:
                 err.print(f"[red]invalid:[/red] {escape(str(NotFound('incident', incident_id)))}")
