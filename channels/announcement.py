@@ -34,7 +34,7 @@ from channels.base import (
     Receipt,
     RenderedMessage,
 )
-from channels.errors import ChannelFault, MessageRejected
+from channels.errors import ChannelFault, MessageRejected, RecipientRejected
 
 _NAME = "announcement"
 # Relative names whose segments never start with a dot: no "..", no hidden files.
@@ -97,7 +97,7 @@ class AnnouncementChannel(Channel):
     async def deliver(self, msg: RenderedMessage) -> Receipt:
         ref = msg.headers.get("X-Incident-Ref", "")
         if not _SAFE_REF.match(ref):
-            raise MessageRejected(_NAME, f"no usable X-Incident-Ref header: {ref[:40]!r}")
+            raise RecipientRejected(_NAME, f"no usable X-Incident-Ref header: {ref[:40]!r}")
         files = _files(msg)
         folder = f"notices/{ref}"
         try:

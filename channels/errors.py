@@ -12,8 +12,10 @@ ChannelError(channel, reason)
 │   └── Throttled                        the provider asks us to slow down (HTTP 429)
 └── RecipientVerdict                     about this recipient / this message only
     ├── RecipientDeferred                may succeed later: retry with backoff until the horizon
-    └── RecipientRejected                never for this contact point: next channel in the chain
-        └── ContactPointGone             the contact point no longer exists (retire it)
+    ├── RecipientRejected                never for this contact point: next channel in the chain
+    │   └── ContactPointGone             the contact point no longer exists (retire it)
+    └── MessageRejected                  never this message (too long, refused content): next
+                                         channel, the contact point stays usable for others
 """
 
 from __future__ import annotations
@@ -57,5 +59,8 @@ class ContactPointGone(RecipientRejected):
     """The contact point no longer exists (push subscription 404/410): retire it for good."""
 
 
-class MessageRejected(RecipientRejected):
-    """This message can never be sent as it is (it cannot be built or the provider refuses it)."""
+class MessageRejected(RecipientVerdict):
+    """This message can never be sent as it is (it cannot be built or the provider refuses it).
+
+    A verdict on the message, not on the contact point: the person moves to their next channel,
+    and the point stays usable (a voice script too long says nothing about the phone's SMS)."""

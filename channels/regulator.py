@@ -37,7 +37,7 @@ from channels.base import (
     Receipt,
     RenderedMessage,
 )
-from channels.errors import ChannelFault, MessageRejected, RecipientDeferred
+from channels.errors import ChannelFault, MessageRejected, RecipientDeferred, RecipientRejected
 
 _NAME = "regulator"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*$")
@@ -62,7 +62,7 @@ class RegulatorChannel(Channel):
         name = msg.parts.get("name", "")
         document = msg.parts.get("report.json")
         if not _SAFE_NAME.match(ref) or not _SAFE_NAME.match(name) or ".." in name + ref:
-            raise MessageRejected(_NAME, f"no usable incident or report name: {ref!r} {name!r}")
+            raise RecipientRejected(_NAME, f"no usable incident or report name: {ref!r} {name!r}")
         if document is None:
             raise MessageRejected(_NAME, "no report.json part: nothing to file")
         if missing := [m for m in msg.parts.get("missing", "").split(",") if m]:

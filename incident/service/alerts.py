@@ -32,7 +32,7 @@ from sqlmodel import Session, col, select
 
 from channels import REGISTRY
 from channels.base import Channel, ContactKind, RenderedMessage
-from channels.errors import ChannelError, RecipientRejected
+from channels.errors import ChannelError, MessageRejected, RecipientRejected
 from incident.adapters.obligation_tables import ObligationRecord
 from incident.adapters.tables import AlertSent
 from incident.bootstrap import Runtime, build_context, message_domain
@@ -245,7 +245,7 @@ async def _send_one(
         return "failed"
     try:
         await channel.deliver(_message(session, row, address, renderer, locale, now))
-    except RecipientRejected as exc:
+    except (RecipientRejected, MessageRejected) as exc:
         row.status, row.error = FAILED, str(exc)[:500]
         return "failed"
     except ChannelError as exc:  # the channel or the recipient may take it later

@@ -29,6 +29,7 @@ from channels import REGISTRY
 from channels.base import Channel, Receipt, RenderedMessage
 from channels.errors import (
     ChannelFault,
+    MessageRejected,
     RecipientDeferred,
     RecipientRejected,
     RecipientVerdict,
@@ -408,6 +409,11 @@ class Dispatcher:
                 error=str(result),
                 contact_point_id=d.contact_point_id,
                 verdict=True,
+            )
+        if isinstance(result, MessageRejected):
+            # This message, not this contact point: next channel, the point stays usable.
+            return Outcome(
+                d.key, d.notice_id, d.channel, AttemptStatus.FAILED, error=str(result), verdict=True
             )
         if isinstance(result, RecipientDeferred | RecipientVerdict):
             return Outcome(

@@ -257,3 +257,34 @@ async def test_a_severity_without_a_plan_keeps_the_fallback_chain(engine: Engine
     await start(engine, clock, chans, "w-1").handle([JOB])
     assert [len(chans[ch].sent) for ch in ("email", "sms", "voice", "letter")] == [1, 0, 0, 0]
     assert attempts(engine) == {"email": ("sent", None)}
+
+
+async def test_a_message_refused_by_voice_moves_on_without_retiring_the_phone_for_sms(
+    engine: Engine,
+) -> None:
+    """ "Script too long" is a verdict on the message, not on the number: SMS still uses it."""
+    from channels.errors import MessageRejected
+    from incident.adapters.tables import ContactPoint
+
+    seed(engine, severity="high")
+    clock, chans = Clock(), channels()
+    chans["voice"].fail_for("+31612345678", MessageRejected("voice", "script too long"))
+    dispatcher = Dispatcher(
+        engine,
+        chans,
+        Composer(Renderer(templates_dir()), message_domain="example.org"),
+        settings=DispatchSettings(fallback_chain=["voice", "sms"]),
+        publisher=RecordingPublisher(),
+        topics=Topics("notices", "notices.retry"),
+        worker_id="w-1",
+        clock=clock,
+        routing=routing(),
+    )
+    for _ in range(3):  # the refusal, then the next channel of the chain
+        await dispatcher.handle([JOB])
+    assert len(chans["voice"].attempts) == 1 and chans["voice"].sent == []
+    assert [m.recipient for m in chans["sms"].sent] == ["+31612345678"]
+    assert attempts(engine)["voice"][0] == "failed" and attempts(engine)["sms"][0] == "sent"
+    with Session(engine) as s:
+        phones = s.exec(select(ContactPoint).where(ContactPoint.kind == "phone")).all()
+    assert phones and all(p.problem is None for p in phones)
