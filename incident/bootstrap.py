@@ -192,7 +192,9 @@ def channel_kinds(channels: Mapping[str, Channel]) -> dict[str, tuple[str, ...]]
     }
 
 
-def build_composer(settings: Settings) -> Composer:
+def build_composer(settings: Settings, engine: Engine | None = None) -> Composer:
+    """The one composer of the service: every person's notice carries its personal
+    confirmation link; with `engine`, it also composes the public notice and the reports."""
     routed = routed_channels(settings)
     renderer = Renderer(
         templates_dir(),
@@ -201,8 +203,19 @@ def build_composer(settings: Settings) -> Composer:
     )
     renderer.check(routed)
     secret, base_url = secret_of(settings), settings.confirmation.base_url
-    return Composer(
+
+    def confirm_link(key: str) -> str:
+        return link_for(key, secret=secret, base_url=base_url)
+
+    if engine is None:
+        return Composer(
+            renderer, message_domain=message_domain(settings), confirm_link=confirm_link
+        )
+    from incident.service.publication import PublicationComposer
+
+    return PublicationComposer(
         renderer,
         message_domain=message_domain(settings),
-        confirm_link=lambda key: link_for(key, secret=secret, base_url=base_url),
+        engine=engine,
+        confirm_link=confirm_link,
     )

@@ -44,7 +44,6 @@ from incident.service.dispatch import (
     job_payload,
 )
 from incident.service.enrich import EnrichContext, enrich_incident
-from incident.service.publication import PublicationComposer
 from incident.service.recovery import resume_from_database
 from incident.service.relay import relay_outbox
 from incident.service.sweep import sweep_stale
@@ -238,7 +237,7 @@ async def _dispatch_loop(
     dispatcher = Dispatcher(
         rt.engine,
         channels,
-        PublicationComposer.around(build_composer(rt.settings), rt.engine),
+        build_composer(rt.settings, rt.engine),
         settings=rt.settings.dispatch,
         publisher=producer,
         topics=Topics(kafka.notices_topic, kafka.retry_topic, kafka.dead_topic),

@@ -50,15 +50,14 @@ class PublicationComposer(Composer):
         engine: Engine,
         locales: Sequence[str] | None = None,
         clock: Any = None,
+        **composer_options: Any,
     ) -> None:
-        super().__init__(renderer, message_domain=message_domain)
+        """`composer_options` are the people's composer's own (`confirm_link`, `formats`, …):
+        a person's notice goes through unchanged, personal link included."""
+        super().__init__(renderer, message_domain=message_domain, **composer_options)
         self._engine = engine
         self._locales = list(locales) if locales else site_locales(renderer)
         self._clock = clock or (lambda: datetime.now(UTC))
-
-    @classmethod
-    def around(cls, composer: Composer, engine: Engine) -> PublicationComposer:
-        return cls(composer._renderer, message_domain=composer.message_domain, engine=engine)
 
     def message(self, d: Delivery) -> RenderedMessage:
         if d.addressee_kind == AddresseeKind.PUBLIC:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlmodel import Session, select
@@ -14,20 +13,10 @@ from typer.testing import CliRunner
 
 from incident.adapters.local_broker import LocalBroker
 from incident.adapters.tables import Notice, RegulatorReport
-from incident.entrypoints import workers as worker_module
 from incident.entrypoints.cli import app
 from incident.entrypoints.workers import wait_until
-from incident.service.dispatch import Dispatcher
-from incident.service.publication import PublicationComposer
 from tests.e2e.harness import make_settings, people, raise_for, runtime, seed, wait_settled, workers
 from tests.support.smtp import RecordingSMTPServer
-
-
-class PublishingDispatcher(Dispatcher):
-    """The wiring the service needs (see the branch's notes): the publication composer."""
-
-    def __init__(self, engine: Any, channels: Any, composer: Any, **kw: Any) -> None:
-        super().__init__(engine, channels, PublicationComposer.around(composer, engine), **kw)
 
 
 @pytest.mark.slow
@@ -36,9 +25,7 @@ def test_most_people_unreachable_gets_a_published_notice_and_a_filed_report(
     kafka_broker: LocalBroker,
     smtp_server: RecordingSMTPServer,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(worker_module, "Dispatcher", PublishingDispatcher)
     settings = make_settings(
         database_url,
         kafka_broker,
