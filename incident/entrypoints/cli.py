@@ -96,7 +96,16 @@ def raise_cmd(
 def status_cmd(incident_id: str) -> None:
     """Counts of affected people and notices by status."""
     settings = _settings()
+    from sqlmodel import Session
+
+    from incident.adapters.tables import Incident
+
     engine = open_database(settings.database_url, auto_upgrade=settings.database_auto_upgrade)
+    with Session(engine) as session:
+        if session.get(Incident, incident_id) is None:
+            typer.echo(f"incident_id: {incident_id!r} is invalid: no such incident", err=True)
+            engine.dispose()
+            raise typer.Exit(2)
     counts = notice_counts(engine, incident_id)
     typer.echo(
         json.dumps(

@@ -47,3 +47,13 @@ def test_a_command_on_the_embedded_sqlite_upgrades_it(
         assert schema_state(engine).at_head
     finally:
         engine.dispose()
+
+
+def test_status_of_an_unknown_incident_says_not_found_and_exits_2(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BREACHNOTICE_DATABASE_URL", database_url)
+    monkeypatch.setenv("BREACHNOTICE_DATABASE_AUTO_UPGRADE", "true")
+    result = CliRunner().invoke(app, ["incident", "status", "NOSUCH"])
+    assert result.exit_code == 2, result.output
+    assert "'NOSUCH' is invalid: no such incident" in result.stderr
