@@ -134,7 +134,7 @@ def _obligation(
         due=clock.due, target=clock.target, deadline=deadline, clock_note=clock.note,
         time_zone=cal.zone.key, content_items=rule.content_items + extra,
         forbidden_items=rule.forbidden_items, substitute=_substitute(rule, scope, facts),
-        law_enforcement_delay=rule.law_enforcement_delay,
+        law_enforcement_delay=rule.law_enforcement_delay, verify=rule.verify,
     )  # fmt: skip
 
 

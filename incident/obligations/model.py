@@ -42,6 +42,7 @@ class Obligation:
     forbidden_items: tuple[str, ...]
     substitute: SubstituteDecision | None
     law_enforcement_delay: str  # allowed | not_allowed | national_security_only
+    verify: str = ""  # what a lawyer should check against the official text; "" = checked
 
     @property
     def key(self) -> str:
@@ -62,6 +63,7 @@ class Obligation:
             "citation_article": self.citation_article,
             "citation_url": self.citation_url,
             "substitute_notice": self.substitute.to_json() if self.substitute else None,
+            "verify": self.verify,
         }
 
 

@@ -13,11 +13,18 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from incident.obligations.conditions import Condition
 
+# Every US state, the District of Columbia, Puerto Rico, Guam and the US Virgin Islands: each has
+# a breach-notice law of its own, and each its regime `us-<code>` (`us-dc`, `us-pr`, ...).
+US_JURISDICTIONS = (
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID", "IL", "IN", "IA",
+    "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ",
+    "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT",
+    "VA", "WA", "WV", "WI", "WY", "DC", "PR", "GU", "VI",
+)  # fmt: skip
 REGIMES = (
     "gdpr", "uk-gdpr", "nis2", "pipl", "cac", "appi", "lgpd", "sg-pdpa", "au-privacy",
-    "kr-pipa", "ca-pipeda", "hipaa", "us-ca", "us-ny", "us-tx", "us-fl", "us-ma", "us-wa",
-    "us-il", "us-co", "us-me", "us-al", "us-az", "us-in", "us-md", "us-nm", "us-oh", "us-or",
-    "us-ri", "us-tn", "us-vt", "us-wi", "us-ct", "us-de", "us-la", "us-sd", "sec-8k", "policy",
+    "kr-pipa", "ca-pipeda", "hipaa", *(f"us-{c.lower()}" for c in US_JURISDICTIONS), "sec-8k",
+    "policy",
 )  # fmt: skip
 RECIPIENTS = ("authority", "individuals", "media", "public", "register", "credit_bureaus")
 # What starts a clock: an instant of the incident, or another deadline (`stage:` / `rule:`).
@@ -60,6 +67,9 @@ class Stage(_Frozen):
     target: str | None = None  # a `[targets]` key: the law names no fixed time
     target_hours: int | None = Field(default=None, ge=0)  # overrides the `[targets]` value
     words: str = Field(min_length=3)  # the deadline as the law words it
+    # "Whichever is sooner": the stage is also due when that notice is actually sent
+    # (`sent:<rule id>/<stage>`, e.g. the residents' notice), if that comes first.
+    or_when_sent: str | None = Field(default=None, pattern=r"^sent:[a-z0-9][a-z0-9-]*/[a-z0-9_]+$")
     # business_days: the time of day the last business day ends at ("17:30" for EDGAR,
     # 17 CFR 232.13(a)(2)); default the end of the day (23:59:59).
     ends_at: str | None = Field(default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
@@ -123,6 +133,8 @@ class Rule(_Frozen):
     substitute_notice: tuple[SubstituteCase, ...] = ()
     law_enforcement_delay: LawEnforcement
     citation: Citation
+    # What a lawyer should check against the official text; "" = checked (REGULATIONS.md).
+    verify: str = ""
 
 
 class Rules(_Frozen):

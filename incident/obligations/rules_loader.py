@@ -132,6 +132,10 @@ def _check_rule(rules: Rules, rule: Rule, earlier: set[str]) -> None:
     )
     if rule.scope == "all" and not rule.authority and needs_calendar:
         raise fail("authority", "a day-based deadline needs the authority whose calendar counts")
+    _check_stages(rules, rule, earlier, fail)
+
+
+def _check_stages(rules: Rules, rule: Rule, earlier: set[str], fail: Any) -> None:
     names: list[str] = []
     for i, stage in enumerate(rule.stages):
         for key in ("clock_start", "clock_fallback"):
@@ -143,6 +147,13 @@ def _check_rule(rules: Rules, rule: Rule, earlier: set[str]) -> None:
                     f"{list(CLOCK_STARTS)}, stage:<earlier stage>, rule:<earlier id>/<stage> "
                     "or sent:<id>/<stage>",
                 )
+        if stage.or_when_sent is not None and not _valid_start(
+            rules, stage.or_when_sent, names, earlier
+        ):
+            raise fail(
+                f"stages[{i}].or_when_sent",
+                f"{stage.or_when_sent!r} names no rule stage of the file (sent:<id>/<stage>)",
+            )
         if stage.target is not None and stage.target not in rules.targets:
             raise fail(f"stages[{i}].target", f"{stage.target!r} is not in [targets]")
         for variant in stage.variants:

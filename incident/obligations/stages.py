@@ -98,7 +98,28 @@ def stage_clock(
             end = rolled
         due, target = (None, end) if start.from_target else (end, None)
     due, target, delay_note = _delay(rule, facts, start.at, due, target)
-    return Clock(start.kind, start.at, due, target, _join(start.note, note, delay_note))
+    sooner_note = ""
+    if stage.or_when_sent is not None:
+        due, sooner_note = _whichever_sooner(stage.or_when_sent, facts, cal, due)
+    return Clock(
+        start.kind, start.at, due, target, _join(start.note, note, delay_note, sooner_note)
+    )
+
+
+def _whichever_sooner(
+    sent_start: str, facts: IncidentFacts, cal: AuthorityCalendar, due: datetime | None
+) -> tuple[datetime | None, str]:
+    """A deadline that is also reached when another notice is actually sent, if that is
+    sooner (Vermont's preliminary notice: 14 business days, or when consumers are told)."""
+    sent = _sent(sent_start.removeprefix(SENT), facts, cal)
+    if sent.at is None:
+        return (
+            due,
+            f"or when the {sent.kind.removesuffix(' notice sent')} notice is sent, if sooner",
+        )
+    if due is None or sent.at < due:
+        return sent.at, f"whichever is sooner: due when the {sent.kind} ({sent.at.isoformat()})"
+    return due, f"whichever is sooner: the fixed term ends before the {sent.kind}"
 
 
 def _start(

@@ -125,11 +125,12 @@ def _notices_sent(session: Session, incident_id: str, rules: Rules) -> dict[str,
         .group_by(col(AffectedPerson.jurisdiction))
     )  # fmt: skip
     first_by_place = {j: at for j, at in session.exec(persons).all() if at is not None}
-    referenced = {
-        s.clock_start.removeprefix("sent:")
+    referenced = {  # `sent:` clock starts and "whichever is sooner" (`or_when_sent`) stages
+        start.removeprefix("sent:")
         for r in rules.rules
         for s in r.stages
-        if s.clock_start.startswith("sent:")
+        for start in (s.clock_start, s.or_when_sent or "")
+        if start.startswith("sent:")
     }
     for rule in rules.rules:
         if rule.recipient != "individuals":
