@@ -75,12 +75,15 @@ def deadlines_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="A JSON array instead of a table.")
     ] = False,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Met obligations too, with the time they were met.")
+    ] = False,
 ) -> None:
     """Every open obligation of every incident with its time left, soonest first."""
     with _bad_input_exits():
         at = _parse_now(now)
         with _session() as session:
-            records = [r for r in open_obligations(session) if r.status == "open"]
+            records = [r for r in open_obligations(session) if show_all or r.status == "open"]
             alerted = alerts_by_obligation(session)
     records.sort(key=_soonest)
     if as_json:
@@ -89,12 +92,15 @@ def deadlines_command(
                 for r in records]  # fmt: skip
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    table = Table(title=f"Open obligations at {at.isoformat(timespec='minutes')}")
+    what = "Obligations" if show_all else "Open obligations"
+    table = Table(title=f"{what} at {at.isoformat(timespec='minutes')}")
     columns = ("time left", "due", "incident", "regime", "recipient", "stage", "where")
     for name in (*columns, "alerted"):  # alerted: deadline alerts sent to the owners, per point
         table.add_column(name)
     for r in records:
         left, style = _time_left(r, at)
+        if r.status == "met" and r.met_at is not None:
+            left, style = f"met {r.met_at.astimezone(UTC):%Y-%m-%d %H:%M}", "dim"
         sent = _alerts_text(alerted.get((r.incident_id, r.key), []))
         when = r.due or r.target
         shown = when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if when else "—"

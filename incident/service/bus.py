@@ -26,6 +26,7 @@ from incident.domain.events import (
 )
 from incident.domain.model import NoticeStatus
 from incident.service.obligations import recompute_obligations
+from incident.service.obligations_met import mark_met_obligations
 from incident.service.report_filing import prepare_reports
 from incident.service.substitute import ensure_public_notice, public_notice
 
@@ -41,6 +42,12 @@ def refresh_obligations(session: Session, event: Event, now: datetime) -> list[E
     ).first()
     if locked is not None:
         recompute_obligations(session, event.incident_id, now=now)
+    return []
+
+
+def mark_obligations_met(session: Session, event: Event, now: datetime) -> list[Event]:
+    """After `refresh_obligations` (which took the incident's row lock): stamp what is met."""
+    mark_met_obligations(session, event.incident_id, now=now)
     return []
 
 
@@ -104,7 +111,12 @@ HANDLERS: dict[type[Event], list[Handler]] = {
     ClockRecorded: [refresh_obligations],
     NoticesSettled: [settle_incident_when_done],
     ChainExhausted: [record_exhausted_chain, public_notice_when_unreachable],
-    IncidentSettled: [refresh_obligations, decide_public_notice, prepare_regulator_reports],
+    IncidentSettled: [
+        refresh_obligations,
+        mark_obligations_met,
+        decide_public_notice,
+        prepare_regulator_reports,
+    ],
     ReceiptReceived: [record_receipt],
     ConfirmationReceived: [record_receipt],
 }

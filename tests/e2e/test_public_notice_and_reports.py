@@ -15,6 +15,7 @@ from incident.adapters.local_broker import LocalBroker
 from incident.adapters.tables import Notice, RegulatorReport
 from incident.entrypoints.cli import app
 from incident.entrypoints.workers import wait_until
+from incident.service.obligations import open_obligations
 from tests.e2e.harness import make_settings, people, raise_for, runtime, seed, wait_settled, workers
 from tests.support.smtp import RecordingSMTPServer
 
@@ -50,6 +51,15 @@ def test_most_people_unreachable_gets_a_published_notice_and_a_filed_report(
                 return "pending" not in set(statuses) and {"public", "authority"} <= set(kinds)
 
         assert wait_until(nothing_pending, timeout=60)
+
+        def filed_obligations_met() -> bool:  # the authority's duty is met once its report is sent
+            with Session(rt.engine) as s:
+                rows = open_obligations(s, incident_id=incident_id)
+            return all(r.status == "met" for r in rows if r.recipient in ("authority", "public"))
+
+        assert wait_until(filed_obligations_met, timeout=30)
+        with Session(rt.engine) as s:
+            obligations = open_obligations(s, incident_id=incident_id)
         with Session(rt.engine) as s:
             notices = s.exec(select(Notice).where(Notice.incident_id == incident_id)).all()
             reports = s.exec(select(RegulatorReport)).all()
@@ -75,3 +85,11 @@ def test_most_people_unreachable_gets_a_published_notice_and_a_filed_report(
     listed = CliRunner().invoke(app, ["reports", "list", incident_id, "--json"], env=env)
     assert listed.exit_code == 0, listed.output
     assert {r["submitted"] for r in json.loads(listed.output)} == {"sent"}
+    met = [r for r in obligations if r.status == "met"]
+    assert met and all(r.met_at is not None for r in met)
+    assert {r.recipient for r in met} >= {"authority", "individuals"}
+    due = CliRunner().invoke(app, ["deadlines", "--json"], env=env)
+    assert due.exit_code == 0, due.output
+    assert not {r["key"] for r in json.loads(due.output)} & {r.key for r in met}
+    everything = CliRunner().invoke(app, ["deadlines", "--all", "--json"], env=env)
+    assert {r["key"] for r in json.loads(everything.output)} >= {r.key for r in met}
