@@ -45,11 +45,11 @@ def tansu_binary() -> Path:
 
 
 def _die_with_parent() -> None:
-    """Linux: the broker gets SIGTERM when the process that started it dies, however it dies,
+    """Linux: the broker is killed when the process that started it dies, however it dies,
     so a killed demo or test run leaves no broker behind."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 @dataclass

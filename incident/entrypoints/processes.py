@@ -7,7 +7,6 @@ reach each of them as a graceful stop: the batch in hand is finished and recorde
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import os
 import signal
@@ -19,6 +18,7 @@ from multiprocessing.synchronize import Event as ProcessEvent
 import structlog
 
 from incident.bootstrap import Runtime, start_runtime
+from incident.entrypoints.child_guard import die_with_parent, dispatcher_child
 from incident.entrypoints.supervision import RestartPolicy
 from incident.log import configure_logging
 from incident.settings import Settings
@@ -28,11 +28,9 @@ _PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent(parent: int, stop: threading.Event) -> None:
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass  # not Linux: the watch below does it
+    """The kernel kills this process with its parent (child_guard); elsewhere a watch on the
+    parent's pid stops it."""
+    die_with_parent(parent)
 
     def watch() -> None:
         while not stop.wait(1.0):
@@ -95,7 +93,7 @@ class DispatcherProcesses:
 
     def _new(self, index: int) -> BaseProcess:
         return self._context.Process(
-            target=_dispatcher_main,
+            target=dispatcher_child,
             args=(self._settings, self._stop, index, os.getpid()),
             name=f"dispatcher-{index}",
             daemon=True,
