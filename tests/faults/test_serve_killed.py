@@ -5,68 +5,32 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+from tests.faults.processes import (
+    alive,
+    dispatcher_pids,
+    name_of,
+    start_embedded_serve,
+    wait_for_tree,
+)
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc"),
+]
 
 
-def children(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        text = (task / "children").read_text() if (task / "children").exists() else ""
-        found |= {int(p) for p in text.split()}
-    return found
-
-
-def name_of(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:120]
-    except OSError:
-        return ""
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/status")
-    return status.exists() and "zombie" not in status.read_text()
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_no_dispatcher_or_broker_outlives_a_killed_serve_by_more_than_a_second(
     tmp_path: Path,
 ) -> None:
-    env = {
-        **os.environ,
-        "BREACHNOTICE_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
-        "BREACHNOTICE_OUT_DIR": str(tmp_path / "out"),
-        "BREACHNOTICE_LOG_FORMAT": "json",
-    }
-    with (tmp_path / "serve.log").open("wb") as log:
-        serve = subprocess.Popen(
-            [sys.executable, "-c", "from incident.entrypoints.cli import main; main()",
-             "serve", "--embedded", "--dispatchers", "2"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+    serve = start_embedded_serve(tmp_path)
     try:
-        deadline = time.monotonic() + 60
-        tree: set[int] = set()
-        while time.monotonic() < deadline:
-            tree = {p for p in children(serve.pid) if "resource_tracker" not in name_of(p)}
-            names = [name_of(p) for p in tree]
-            if sum("multiprocessing" in n for n in names) >= 2 and any("tansu" in n for n in names):
-                break
-            assert serve.poll() is None, (tmp_path / "serve.log").read_text()[-2000:]
-            time.sleep(0.2)
-        else:
-            pytest.fail(f"serve did not start 2 dispatchers and a broker: {names}")
+        tree = wait_for_tree(serve, tmp_path / "serve.log")
         serve.send_signal(signal.SIGKILL)
         serve.wait(timeout=10)
         killed = time.monotonic()
@@ -77,12 +41,49 @@ def test_no_dispatcher_or_broker_outlives_a_killed_serve_by_more_than_a_second(
     finally:
         if serve.poll() is None:
             serve.kill()
-        os.killpg(serve.pid, signal.SIGKILL) if _group_alive(serve.pid) else None
 
 
-def _group_alive(pgid: int) -> bool:
+def test_a_killed_dispatcher_process_is_replaced_and_sigterm_then_stops_everything(
+    tmp_path: Path,
+) -> None:
+    serve = start_embedded_serve(tmp_path)
+    log = tmp_path / "serve.log"
     try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
+        tree = wait_for_tree(serve, log)
+        before = dispatcher_pids(serve)
+        victim = min(before)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            now = dispatcher_pids(serve)
+            if len(now) == 2 and victim not in now:
+                break
+            time.sleep(0.1)
+        assert len(now) == 2 and victim not in now, f"no new dispatcher: {before} -> {now}"
+        assert before - {victim} <= now, "the other dispatcher should not have been touched"
+        tree |= now
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(timeout=40)  # the bound: claim lease (30 s by default) + 10 s
+        assert serve.returncode == 0, log.read_text()[-2000:]
+        assert "stopped: in-flight work finished" in log.read_text()
+        assert {p for p in tree if alive(p)} == set()
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+
+
+def test_sigterm_right_after_a_dispatcher_died_stops_serve_within_the_bound(
+    tmp_path: Path,
+) -> None:
+    serve = start_embedded_serve(tmp_path)
+    log = tmp_path / "serve.log"
+    try:
+        tree = wait_for_tree(serve, log)
+        os.kill(min(dispatcher_pids(serve)), signal.SIGKILL)
+        time.sleep(0.2)
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(timeout=40)
+        assert {p for p in tree | dispatcher_pids(serve) if alive(p)} == set()
+    finally:
+        if serve.poll() is None:
+            serve.kill()
