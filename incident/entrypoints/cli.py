@@ -101,12 +101,16 @@ def status_cmd(incident_id: str) -> None:
     from incident.adapters.tables import Incident
 
     engine = open_database(settings.database_url, auto_upgrade=settings.database_auto_upgrade)
-    with Session(engine) as session:
-        if session.get(Incident, incident_id) is None:
+    try:
+        with Session(engine) as session:
+            known = session.get(Incident, incident_id) is not None
+        if not known:
             typer.echo(f"incident_id: {incident_id!r} is invalid: no such incident", err=True)
-            engine.dispose()
             raise typer.Exit(2)
-    counts = notice_counts(engine, incident_id)
+        counts = notice_counts(engine, incident_id)
+        report = enrichment_report(engine, incident_id)
+    finally:
+        engine.dispose()  # every connection is back in the pool by now: none is left open
     typer.echo(
         json.dumps(
             {
@@ -115,7 +119,7 @@ def status_cmd(incident_id: str) -> None:
                 "pending": counts.pending,
                 "sent": counts.sent,
                 "unreachable": counts.unreachable,
-                "enrichment": enrichment_report(engine, incident_id),
+                "enrichment": report,
             }
         )
     )
