@@ -12,12 +12,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import (
+    CommitFailedError,
+    KafkaError,
+    RebalanceInProgressError,
+    TopicAlreadyExistsError,
+)
 
 from incident.errors import BreachNoticeError
 from incident.settings import KafkaSettings
+
+_log = structlog.get_logger()
 
 
 class QueueError(BreachNoticeError, ConnectionError):
@@ -142,9 +150,18 @@ class MessageConsumer:
             for m in records
         ]
 
-    def commit(self) -> None:
-        """Commit the positions of everything polled so far: call after the DB commit."""
-        self._consumer.commit()
+    def commit(self) -> bool:
+        """Commit the positions of everything polled so far: call after the DB commit.
+
+        A member dropped from its group (a broker restart, a rebalance) cannot commit: that is
+        not a crash. The next poll rejoins the group and the uncommitted records come again,
+        to this or another member; the claims make their second handling safe. False then."""
+        try:
+            self._consumer.commit()
+        except (CommitFailedError, RebalanceInProgressError) as exc:
+            _log.warning("commit_lost_with_group", error=f"{type(exc).__name__}: {exc}"[:300])
+            return False
+        return True
 
     def keepalive(self) -> None:
         """Tell the group this member is alive during long work between two polls: poll with

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 import pytest
 
 from incident.adapters.local_broker import LocalBroker
+from incident.entrypoints.processes import DispatcherProcesses
+from incident.service.progress import notice_counts
 from tests.e2e.harness import make_settings, people, raise_for, runtime, seed
 from tests.faults.pipeline import (
     assert_each_notified_once,
@@ -78,5 +80,38 @@ def test_a_broker_killed_mid_fan_out_and_restarted_empty_is_refilled_by_the_swee
             assert_running(threads)
         assert sent_at_kill < 60, "the broker died after the fan-out: nothing was tested"
         assert counts.sent == 60
+        assert_nobody_unreachable(rt.engine, incident_id, 60)
+    assert_each_notified_once(faulty_smtp, [r["email"] for r in rows])
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_dispatcher_processes_ride_out_a_broker_restarted_empty_without_dying(
+    sqlite_url: str, own_broker: LocalBroker, faulty_smtp: FaultySMTPServer
+) -> None:
+    """Kicked out of their group by the restart, they rejoin (same PIDs): no commit failure
+    ends a dispatcher process."""
+    settings = make_settings(sqlite_url, own_broker, faulty_smtp, batch_size=10)
+    faulty_smtp.data_delay = 0.15
+    rows = people(60)
+    with runtime(settings) as rt:
+        seed(rt, rows)
+        procs = DispatcherProcesses(rt, 2).start()
+        try:
+            with service(rt, dispatchers=0) as threads:
+                incident_id = raise_for(rt, [r["id"] for r in rows])
+                wait_for("the fan-out to start", lambda: len(faulty_smtp.messages) >= 8, threads)
+                pids = [p.pid for p in procs._procs]
+                _kill_and_restart_empty(own_broker)
+
+                def settled_alive() -> bool:
+                    assert procs.supervise()
+                    return notice_counts(rt.engine, incident_id).done
+
+                wait_for("60 notices to settle", settled_alive, threads, timeout=90)
+                assert [p.pid for p in procs._procs] == pids
+                assert all(p.is_alive() for p in procs._procs), "a dispatcher process died"
+        finally:
+            codes = procs.stop(timeout=30)
+        assert codes == [0, 0]
         assert_nobody_unreachable(rt.engine, incident_id, 60)
     assert_each_notified_once(faulty_smtp, [r["email"] for r in rows])
