@@ -175,8 +175,8 @@ class Dispatcher:
             )
             elsewhere = claims.held_elsewhere(session, [d.key for d in send if d.key not in owned])
             self._keep_timers(session, plan, result, now)
-            bus.handle(session, events, now=now)
             session.commit()
+        self._handle_events(events, now)
         deadline = (
             time.monotonic()
             + 0.8 * self._settings.claim_lease_seconds
@@ -438,6 +438,27 @@ class Dispatcher:
             AttemptStatus.RETRY,
             error=f"internal error: {type(result).__name__}: {result}",
         )
+
+    def _handle_events(self, events: list[Event], now: datetime) -> None:
+        """The batch's events, in a transaction of their own once its claims are committed:
+        the incident row lock the obligation handlers take is then the first lock this
+        transaction holds, so two dispatchers cannot deadlock on batch rows and the incident.
+        A deadlock or lost connection all the same is retried on a fresh transaction."""
+        if not events:
+            return
+        for attempt in range(RECORD_TRIES):
+            try:
+                with Session(self._engine, expire_on_commit=False) as session:
+                    bus.handle(session, events, now=now)
+                    session.commit()
+                return
+            except OperationalError as exc:
+                if attempt == RECORD_TRIES - 1:
+                    raise
+                log.warning(
+                    "events_retrying", error=f"{type(exc).__name__}"[:100], attempt=attempt + 1
+                )
+                time.sleep(0.2 * 2**attempt)
 
     def _record(self, mine: list[Delivery], outcomes: list[Outcome], result: BatchResult) -> None:
         by_key = {d.key: d for d in mine}
