@@ -38,12 +38,12 @@ def test_two_dispatchers_share_an_incident_without_deadlock_and_meet_each_obliga
         incident_id = raise_for(rt, [r["id"] for r in rows])
         counts = wait_settled(rt, incident_id, 300, timeout=180)
 
-        def authority_met() -> bool:
+        def individuals_met() -> bool:  # met where the incident settles, under its lock
             with Session(rt.engine) as s:
                 obs = open_obligations(s, incident_id=incident_id)
-            return any(o.status == "met" for o in obs if o.recipient == "authority")
+            return any(o.status == "met" for o in obs if o.recipient == "individuals")
 
-        assert wait_until(authority_met, timeout=60)
+        assert wait_until(individuals_met, timeout=60)
         with Session(rt.engine) as s:
             obligations = open_obligations(s, incident_id=incident_id)
             met_rows = s.exec(
