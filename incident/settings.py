@@ -103,6 +103,11 @@ class CallbackSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int | None = None  # None: no listener
     public_url: str | None = None  # the origin providers call, when a proxy stands in front
+    # Request bodies over this are refused (413) before they are read; a Twilio callback is
+    # a form of about 1 kB.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # A form with more fields than this is refused (413) before its signature is checked.
+    max_form_fields: int = Field(default=200, ge=10)
 
 
 class ConfirmationSettings(BaseModel):

@@ -2,7 +2,10 @@
 the ASGI app in incident.entrypoints.http_app).
 
 Every request must carry a valid `X-Twilio-Signature` (HMAC of the URL Twilio called and the
-form, with the account's auth token); anything else is refused with 403 before it is read.
+form, with the account's auth token); anything else is refused with 403 before it is used. A
+body over `[callbacks] max_body_bytes` is refused (413) before it is read (body_limit), a form
+of more than `max_form_fields` fields before its signature is checked; parsing and checking
+run in a worker thread, off the event loop.
 The form becomes a receipt (incident.service.receipts): a message's MessageStatus, a call's
 CallStatus, or the keypress of the voice channel's `<Gather>`:
 
@@ -41,6 +44,7 @@ from twilio.request_validator import RequestValidator
 
 from incident.adapters.tables import ContactPoint, DeliveryAttempt
 from incident.domain.model import AttemptStatus, DeliverySource, NoticeJob
+from incident.entrypoints.body_limit import BodyLimit
 from incident.errors import ConfigError, InvalidInput, NotFound
 from incident.service.receipts import ReceiptOutcome, apply_receipt
 from incident.settings import Settings
@@ -155,6 +159,7 @@ def twilio_router(
     publish: Publish,
     public_url: str | None = None,
     clock: Clock = lambda: datetime.now(UTC),
+    max_form_fields: int = 200,
 ) -> APIRouter:
     """The callback routes. `public_url` is the origin Twilio calls (`https://hooks.example.
     org`) when a proxy stands in front: the signature covers the URL as Twilio saw it."""
@@ -162,10 +167,18 @@ def twilio_router(
         raise ConfigError("settings", "channels.sms.auth_token", "-", "needed to verify Twilio")
     validator = RequestValidator(auth_token)
 
+    def checked(url: str, body: bytes, signature: str) -> dict[str, str] | None:
+        """The form if the signature over URL and form holds; None if not. Raises
+        HTTPException(413) for a form of too many fields."""
+        if body.count(b"&") >= max_form_fields:
+            raise HTTPException(413, f"a form of more than {max_form_fields} fields")
+        text = body.decode("utf-8", errors="replace")
+        form = dict(parse_qsl(text, keep_blank_values=True, max_num_fields=max_form_fields))
+        return form if validator.validate(url, form, signature) else None
+
     async def signed_form(request: Request) -> dict[str, str]:
         """The form, once the signature over URL and form is checked; else 403."""
-        body = (await request.body()).decode("utf-8", errors="replace")
-        form = dict(parse_qsl(body, keep_blank_values=True))
+        body = await request.body()  # bounded by the app's BodyLimit
         # As sent: the signature covers the URL byte for byte (`%3A` stays `%3A`).
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
         query = request.scope.get("query_string") or b""
@@ -173,9 +186,9 @@ def twilio_router(
         origin = (
             public_url.rstrip("/") if public_url else f"{request.url.scheme}://{request.url.netloc}"
         )
-        if not validator.validate(
-            origin + target, form, request.headers.get("X-Twilio-Signature", "")
-        ):
+        signature = request.headers.get("X-Twilio-Signature", "")
+        form = await asyncio.to_thread(checked, origin + target, body, signature)
+        if form is None:
             log.warning("twilio_callback_refused", reason="bad signature")
             raise HTTPException(403, "signature does not match")
         return form
@@ -230,9 +243,11 @@ def make_app(
     publish: Publish,
     public_url: str | None = None,
     clock: Clock = lambda: datetime.now(UTC),
+    max_body_bytes: int = 64 * 1024,
 ) -> FastAPI:
     """An app with the Twilio routes only (http_app.create_app serves them with the rest)."""
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.include_router(
         twilio_router(
             engine=engine,

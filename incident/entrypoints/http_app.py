@@ -6,6 +6,8 @@
                                       redirects to the notice page; any bad token is a bare 404
     GET  /healthz                     liveness
 
+Every request body is capped at `[callbacks] max_body_bytes` (413 before it is read).
+
 The Twilio routes are served when an auth token is configured (`[channels.sms] auth_token`);
 without one they do not exist. A confirmation, like any receipt, is stored through
 incident.service.receipts; a returned delivery's job is handed to `publish`.
@@ -23,6 +25,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from sqlalchemy.engine import Engine
 
 from incident.domain.model import AttemptStatus, DeliverySource
+from incident.entrypoints.body_limit import BodyLimit
 from incident.entrypoints.callbacks import Clock, Publish, auth_token_from, twilio_router
 from incident.errors import ConfigError, NotFound
 from incident.service.confirmation import key_for, secret_of
@@ -51,6 +54,7 @@ def create_app(
 ) -> FastAPI:
     """The app; `secret` overrides the confirmation secret from settings (tests)."""
     app = FastAPI(title="breachnotice", openapi_url=None, docs_url=None, redoc_url=None)
+    app.add_middleware(BodyLimit, max_bytes=settings.callbacks.max_body_bytes)
     try:
         token = auth_token_from(settings)
     except ConfigError:
@@ -63,6 +67,7 @@ def create_app(
                 publish=publish,
                 public_url=settings.callbacks.public_url,
                 clock=clock,
+                max_form_fields=settings.callbacks.max_form_fields,
             )
         )
     link_secret = secret if secret is not None else secret_of(settings)
