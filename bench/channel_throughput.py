@@ -136,7 +136,9 @@ def compose(channel: str, n: int) -> list[Any]:
     incident = incident_row(parse_incident_spec(load_document(INCIDENT_FILE)), INCIDENT_ID)
     parts = {channel: REGISTRY[channel].template_parts}
     composer = Composer(
-        Renderer(templates_dir(), required_parts=parts), message_domain="bench.invalid"
+        Renderer(templates_dir(), required_parts=parts),
+        message_domain="bench.invalid",
+        message_key=b"bench",
     )
     categories = tuple(incident.categories)
     from incident.service.sample import sample_people

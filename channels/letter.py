@@ -157,9 +157,11 @@ def address_lines(address: Mapping[str, str], *, name: str, home: str) -> list[s
     return lines
 
 
-def letter_id_for(key: str) -> str:
-    """Stable per idempotency key: `L` and 16 base32 characters (80 bits of its SHA-256)."""
-    digest = hashlib.sha256(key.encode()).digest()[:10]
+def letter_id_for(message_id: str) -> str:
+    """Stable per message (its Message-ID is stable per idempotency key): `L` and 16 base32
+    characters (80 bits of the SHA-256 of the Message-ID). The service keys Message-IDs, so
+    nobody without its secret can work out the letter id of a delivery."""
+    digest = hashlib.sha256(message_id.encode()).digest()[:10]
     return "L" + base64.b32encode(digest).decode()
 
 
@@ -308,7 +310,7 @@ class LetterChannel(Channel):
         info = [letter_date(meta, self._clock()), meta.get("reference", "")]
         content = LetterContent(
             paper=paper_for(country, self._page_size),
-            letter_id=letter_id_for(msg.idempotency_key),
+            letter_id=letter_id_for(msg.message_id),
             return_address=self._return_address,
             address=lines,
             info=[line for line in info if line],
@@ -329,7 +331,7 @@ class LetterChannel(Channel):
 
     async def deliver(self, msg: RenderedMessage) -> Receipt:
         pdf, pages, country = self.build(msg)
-        letter_id = letter_id_for(msg.idempotency_key)
+        letter_id = letter_id_for(msg.message_id)
         person = person_of(msg.idempotency_key)
         try:
             await asyncio.to_thread(self._runs.add, letter_id, person, country, pages, pdf)

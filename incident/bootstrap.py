@@ -25,6 +25,7 @@ from incident.rendering import Renderer
 from incident.service.compose import Composer
 from incident.service.confirmation import link_for, secret_of
 from incident.service.dispatch import load_routing
+from incident.service.keyed_ids import message_key_of
 from incident.settings import Settings, templates_dir
 
 log = structlog.get_logger()
@@ -209,13 +210,17 @@ def build_composer(settings: Settings, engine: Engine | None = None) -> Composer
 
     if engine is None:
         return Composer(
-            renderer, message_domain=message_domain(settings), confirm_link=confirm_link
+            renderer,
+            message_domain=message_domain(settings),
+            message_key=message_key_of(secret),
+            confirm_link=confirm_link,
         )
     from incident.service.publication import PublicationComposer
 
     return PublicationComposer(
         renderer,
         message_domain=message_domain(settings),
+        message_key=message_key_of(secret),
         engine=engine,
         confirm_link=confirm_link,
     )

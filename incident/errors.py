@@ -2,6 +2,7 @@
 
 BreachNoticeError
 ├── InvalidInput(field, value, rule)      bad incident / facts / person data: exit code 2
+│   └── Unverified(field, value, rule)    a receipt whose keyed id does not verify: refused
 ├── DocumentError(path, line, column, reason)  a file that is not a readable YAML/JSON document
 ├── ConfigError(file, entry, field)       malformed settings or rules file: fails at start
 ├── SchemaVersionMismatch                 database made by another version of the schema
@@ -26,6 +27,11 @@ class InvalidInput(BreachNoticeError, ValueError):
     def __init__(self, field: str, value: Any, rule: str) -> None:
         self.field, self.value, self.rule = field, value, rule
         super().__init__(f"{field}: {value!r} is invalid: {rule}")
+
+
+class Unverified(InvalidInput):
+    """A receipt (bounce, return file) naming a delivery it cannot prove it is about: a forged
+    or foreign id. Refused before anything is stored."""
 
 
 class InvalidInputs(BreachNoticeError, ValueError):

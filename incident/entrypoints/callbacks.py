@@ -29,6 +29,7 @@ reply is acknowledged and not recorded; an unknown number is answered the same w
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import unicodedata
 from collections.abc import Awaitable, Callable, Mapping
@@ -193,16 +194,25 @@ def twilio_router(
             raise HTTPException(403, "signature does not match")
         return form
 
-    async def record(status: AttemptStatus, detail: dict[str, Any], **find: str | None) -> None:
+    async def record(
+        status: AttemptStatus,
+        detail: dict[str, Any],
+        *,
+        key: str | None = None,
+        provider_id: str | None = None,
+    ) -> None:
         try:
             outcome = await asyncio.to_thread(
-                apply_receipt,
-                engine,
-                status=status,
-                source=SOURCE,
-                now=clock(),
-                detail=detail,
-                **find,
+                functools.partial(
+                    apply_receipt,
+                    engine,
+                    status=status,
+                    source=SOURCE,
+                    now=clock(),
+                    detail=detail,
+                    key=key,
+                    provider_id=provider_id,
+                )
             )
         except (NotFound, InvalidInput) as exc:
             log.warning("twilio_callback_unmatched", reason=str(exc))

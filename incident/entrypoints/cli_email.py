@@ -2,7 +2,9 @@
 
 Reads the Maildir that receives mail to the envelope sender (the embedded default's local SMTP
 server keeps null-sender mail under `out/bounces`). Each RFC 3464 delivery status notification
-is matched to its delivery by the returned message's Message-ID (incident.service.bounces):
+is matched to its delivery by the returned message's Message-ID (incident.service.bounces),
+accepted only when that Message-ID verifies (it is keyed with the confirmation secret, so a
+forged report is refused, changes nothing, is listed on stderr and the command exits 2):
 `failed` is recorded as bounced and the person moves on to their next channel; `delayed` is
 kept as an event. Each message is its own unit of work. A message read is marked seen (flag S,
 moved to cur/) and skipped on the next run, or removed with `--delete`; messages that are not
@@ -17,18 +19,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
+import structlog
 import typer
 from sqlalchemy.engine import Engine
 
 from incident.adapters.db import check_schema, make_engine
 from incident.domain.model import DeliverySource, NoticeJob
 from incident.entrypoints.requeued import publish_moved_on
-from incident.errors import BreachNoticeError, InvalidInput, NotFound
+from incident.errors import BreachNoticeError, InvalidInput, NotFound, Unverified
 from incident.log import configure_logging
-from incident.service.bounces import BounceReport, parse
+from incident.service.bounces import BounceReport, parse, verifier
+from incident.service.confirmation import secret_of
+from incident.service.keyed_ids import message_key_of
 from incident.service.receipts import apply_receipt
 from incident.settings import Settings
 
+log = structlog.get_logger()
 SOURCE = DeliverySource.BOUNCE_REPORT.value
 MAX_BYTES = 10 * 1024 * 1024  # a DSN returning a whole notice is a few hundred kB at most
 
@@ -46,11 +52,15 @@ class Tally:
     recorded: dict[str, int] = field(default_factory=dict)  # receipt status -> count
     unmatched: int = 0  # about a message we have no delivery for
     other: int = 0  # not a delivery status notification
+    refused: list[str] = field(default_factory=list)  # forged or foreign: why, per report
     requeue: list[NoticeJob] = field(default_factory=list)
 
 
-def record_reports(engine: Engine, reports: list[BounceReport], tally: Tally) -> None:
-    """Store each recipient's verdict as a receipt of the delivery its Message-ID names."""
+def record_reports(
+    engine: Engine, reports: list[BounceReport], tally: Tally, message_key: bytes
+) -> None:
+    """Store each recipient's verdict as a receipt of the delivery its Message-ID names, when
+    that Message-ID verifies."""
     for report in reports:
         status = report.receipt
         if status is None or report.message_id is None:
@@ -71,7 +81,12 @@ def record_reports(engine: Engine, reports: list[BounceReport], tally: Tally) ->
                 now=datetime.now(UTC),
                 message_id=report.message_id,
                 detail=detail,
+                verify=verifier(message_key, report.message_id),
             )
+        except Unverified as exc:
+            tally.refused.append(exc.rule)
+            log.warning("bounce_refused", rule=exc.rule)
+            continue
         except (NotFound, InvalidInput):
             tally.unmatched += 1
             continue
@@ -80,7 +95,9 @@ def record_reports(engine: Engine, reports: list[BounceReport], tally: Tally) ->
             tally.requeue.append(outcome.requeue)
 
 
-def ingest_maildir(engine: Engine, path: Path, *, delete: bool = False) -> Tally:
+def ingest_maildir(
+    engine: Engine, path: Path, *, message_key: bytes, delete: bool = False
+) -> Tally:
     """Read every unseen message of the Maildir; mark it seen (or delete it) once stored."""
     box = mailbox.Maildir(path, create=False)
     tally = Tally()
@@ -94,7 +111,7 @@ def ingest_maildir(engine: Engine, path: Path, *, delete: bool = False) -> Tally
             tally.other += 1
             continue  # left unseen: a person reads it
         tally.reports += 1
-        record_reports(engine, reports, tally)
+        record_reports(engine, reports, tally, message_key)
         if delete:
             box.remove(key)
         else:
@@ -116,13 +133,14 @@ def bounces_command(
     try:
         settings = Settings()
         configure_logging(fmt=settings.log_format, level=settings.log_level, libraries="warning")
+        message_key = message_key_of(secret_of(settings, create=False))
     except BreachNoticeError as exc:
         typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(2) from exc
     engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     try:
         check_schema(engine, auto_upgrade=settings.database_auto_upgrade)
-        tally = ingest_maildir(engine, maildir, delete=delete)
+        tally = ingest_maildir(engine, maildir, message_key=message_key, delete=delete)
     finally:
         engine.dispose()
     said = ", ".join(f"{n} {status}" for status, n in sorted(tally.recorded.items())) or "none"
@@ -132,3 +150,8 @@ def bounces_command(
     )
     if note := publish_moved_on(settings, tally.requeue, "bounced"):
         typer.echo(note)
+    for rule in tally.refused:
+        typer.echo(f"  refused a report: Message-ID {rule}", err=True)
+    if tally.refused:
+        typer.echo(f"{len(tally.refused)} report(s) refused: forged or not ours", err=True)
+        raise typer.Exit(2)

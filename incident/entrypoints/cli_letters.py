@@ -6,6 +6,10 @@ The file is CSV with a header naming at least `letter_id,status` (optionally `da
     LQ4M5...,mailed,2026-03-09,
     L7XKD...,returned,2026-03-20,addressee unknown
 
+A letter id is accepted only for a letter delivery whose id it is: letter ids derive from the
+keyed Message-ID (channels.letter.letter_id_for, keyed_ids), so a row naming another channel's
+delivery (an sms's provider id) or a made-up id is refused with its line, and changes nothing.
+
 `mailed` records the letter as delivered (handed to the post); `returned` (or
 `returned-undeliverable`) as bounced: the person's notice is pending again and they move on to
 their next channel. Each row is its own unit of work, so one bad row affects only itself. Rows
@@ -19,6 +23,7 @@ republishes them.
 from __future__ import annotations
 
 import csv
+import hmac
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -27,12 +32,16 @@ from typing import Annotated
 import typer
 from sqlalchemy.engine import Engine
 
+from channels.letter import letter_id_for
 from incident.adapters.db import check_schema, make_engine
+from incident.adapters.tables import DeliveryAttempt
 from incident.domain.model import AttemptStatus, NoticeJob
 from incident.entrypoints.requeued import publish_moved_on
-from incident.errors import BreachNoticeError, InvalidInput, NotFound
+from incident.errors import BreachNoticeError, InvalidInput, NotFound, Unverified
 from incident.log import configure_logging
-from incident.service.receipts import apply_receipt
+from incident.service.confirmation import secret_of
+from incident.service.keyed_ids import message_id_verifies, message_key_of
+from incident.service.receipts import Verify, apply_receipt
 from incident.settings import Settings
 
 SOURCE = "print_house"
@@ -96,8 +105,22 @@ def _is_date(value: str) -> bool:
     return True
 
 
+def letter_verifier(message_key: bytes, letter_id: str) -> Verify:
+    """The check of the delivery a row's letter id names (one HMAC, one SHA-256)."""
+
+    def verify(attempt: DeliveryAttempt) -> Unverified | None:
+        if attempt.channel != "letter":
+            return Unverified("letter_id", letter_id, "names a delivery that is no letter")
+        ours = message_id_verifies(attempt.message_id, attempt.idempotency_key, message_key)
+        if not ours or not hmac.compare_digest(letter_id_for(attempt.message_id), letter_id):
+            return Unverified("letter_id", letter_id, "is not a letter id we made")
+        return None
+
+    return verify
+
+
 def apply_rows(
-    engine: Engine, rows: list[ReturnRow]
+    engine: Engine, rows: list[ReturnRow], message_key: bytes
 ) -> tuple[list[ReturnRow], list[NoticeJob], list[Problem]]:
     """Store each row's receipt in its own transaction: (recorded, to move on, problems)."""
     recorded: list[ReturnRow] = []
@@ -113,6 +136,7 @@ def apply_rows(
                 now=datetime.now(UTC),
                 provider_id=row.letter_id,
                 detail=detail,
+                verify=letter_verifier(message_key, row.letter_id),
             )
         except NotFound:
             problems.append((row.line, f"letter_id: {row.letter_id!r} is invalid: no such letter"))
@@ -137,6 +161,7 @@ def receipts_command(
         if file.stat().st_size > MAX_BYTES:
             raise ValueError(f"larger than {MAX_BYTES // (1024 * 1024)} MiB")
         text = file.read_text(encoding="utf-8-sig")
+        message_key = message_key_of(secret_of(settings, create=False))
     except (BreachNoticeError, OSError, ValueError) as exc:
         typer.echo(f"{file}: cannot be read: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -144,7 +169,7 @@ def receipts_command(
     engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     try:
         check_schema(engine, auto_upgrade=settings.database_auto_upgrade)
-        recorded, requeue, refused = apply_rows(engine, rows)
+        recorded, requeue, refused = apply_rows(engine, rows, message_key)
     finally:
         engine.dispose()
     mailed = sum(1 for r in recorded if r.status is AttemptStatus.DELIVERED)

@@ -378,6 +378,11 @@ def _composer(channel: str | None) -> Composer:
         renderer = Renderer(templates_dir(), required_parts=parts)
         renderer.check(parts)
         # The preview shows the notice whatever the check says, and lists the problems.
-        return Composer(renderer, message_domain="preview.invalid", enforce_content=False)
+        return Composer(
+            renderer,
+            message_domain="preview.invalid",
+            message_key=b"preview: nothing is sent",
+            enforce_content=False,
+        )
     except ConfigError as exc:
         raise _fail(f"configuration error: {exc}") from exc

@@ -39,6 +39,8 @@ from incident.bootstrap import Runtime, build_context, message_domain
 from incident.errors import ConfigError
 from incident.rendering import Renderer
 from incident.service.compose import message_id_for
+from incident.service.confirmation import secret_of
+from incident.service.keyed_ids import message_key_of
 from incident.service.obligations import open_obligations
 from incident.settings import AlertOwner, AlertSettings, templates_dir
 
@@ -101,7 +103,13 @@ def alert_key(alert: Alert, owner: str) -> str:
 
 
 def claim_alerts(
-    engine: Engine, alerts: Sequence[Alert], settings: AlertSettings, *, now: datetime, domain: str
+    engine: Engine,
+    alerts: Sequence[Alert],
+    settings: AlertSettings,
+    *,
+    now: datetime,
+    domain: str,
+    message_key: bytes,
 ) -> int:
     """Write a `pending` row per alert and owner; an alert another worker claimed is skipped."""
     claimed = 0
@@ -114,7 +122,8 @@ def claim_alerts(
                         idempotency_key=key, incident_id=alert.incident_id,
                         obligation_key=alert.obligation_key, point=alert.point,
                         owner=owner.name, channel=settings.channel, status=PENDING,
-                        due=alert.due, message_id=message_id_for(key, domain), claimed_at=now,
+                        due=alert.due, message_id=message_id_for(key, domain, message_key),
+                        claimed_at=now,
                     )
                 )  # fmt: skip
             try:
@@ -168,7 +177,14 @@ def check_deadline_alerts(rt: Runtime, *, now: datetime) -> AlertRun:
         alerts = due_alerts(
             open_obligations(session), claimed_alert_ids(session), now, settings.before_hours
         )
-    claim_alerts(rt.engine, alerts, settings, now=now, domain=message_domain(rt.settings))
+    claim_alerts(
+        rt.engine,
+        alerts,
+        settings,
+        now=now,
+        domain=message_domain(rt.settings),
+        message_key=message_key_of(secret_of(rt.settings)),
+    )
     if not _sendable(rt.engine, now - timedelta(seconds=settings.claim_lease_seconds)):
         return AlertRun()
     renderer = Renderer(

@@ -4,8 +4,10 @@ A DSN is `multipart/report; report-type=delivery-status` with three parts: a hum
 notification, a `message/delivery-status` part (one block about the message, then one block
 per recipient: Action, Status, Diagnostic-Code) and the returned message, whole
 (`message/rfc822`) or its headers only (`text/rfc822-headers`). The returned message's
-Message-ID is derived from the notice's idempotency key (compose.message_id_for), so it names
-the delivery without naming the person.
+Message-ID is derived from the notice's idempotency key and keyed (keyed_ids), so it names the
+delivery without naming the person, and nobody without the secret can write a report about a
+delivery: `verifier` refuses a report whose delivery is no email or whose Message-ID is not one
+we made (a forged report, or a message sent before Message-IDs were keyed).
 
 Per recipient, what the report says becomes a receipt:
 
@@ -27,7 +29,11 @@ from dataclasses import dataclass
 from email.message import Message
 from email.parser import BytesHeaderParser, HeaderParser
 
+from incident.adapters.tables import DeliveryAttempt
 from incident.domain.model import AttemptStatus
+from incident.errors import Unverified
+from incident.service.keyed_ids import message_id_verifies
+from incident.service.receipts import Verify
 
 RECEIPTS = {
     "failed": AttemptStatus.BOUNCED,
@@ -126,3 +132,16 @@ def _diagnostic(block: Message) -> str:
     said = _field(block, "Diagnostic-Code")
     _type, sep, text = said.partition(";")
     return (text.strip() if sep else said)[:MAX_DIAGNOSTIC]
+
+
+def verifier(message_key: bytes, message_id: str) -> Verify:
+    """The check of the delivery a report's Message-ID names (one HMAC)."""
+
+    def verify(attempt: DeliveryAttempt) -> Unverified | None:
+        if attempt.channel != "email":
+            return Unverified("Message-ID", message_id, "names a delivery that is no email")
+        if not message_id_verifies(attempt.message_id, attempt.idempotency_key, message_key):
+            return Unverified("Message-ID", message_id, "is not a Message-ID we made")
+        return None
+
+    return verify

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from incident.domain.content import (
 )
 from incident.domain.timezones import zone_name
 from incident.rendering import NoticeContext, RenderedParts, Renderer
+from incident.service.keyed_ids import message_id_for as keyed_message_id
 
 TEMPLATE = "notice"
 RESPONSE_DAYS = 7  # the privacy policy: questions are answered within 7 working days
@@ -37,9 +37,10 @@ def pick_text(texts: dict[str, str], locale: str) -> str:
     return pick(texts, locale)[0]
 
 
-def message_id_for(key: str, domain: str) -> str:
-    """Stable per idempotency key: a resend after a crash carries the same Message-ID."""
-    return f"{hashlib.sha256(key.encode()).hexdigest()[:40]}@{domain}"
+def message_id_for(key: str, domain: str, message_key: bytes) -> str:
+    """Stable per idempotency key (a resend after a crash carries the same Message-ID) and
+    keyed: nobody without the secret can name a delivery in a forged bounce (keyed_ids)."""
+    return keyed_message_id(key, domain, message_key)
 
 
 def _personalise(
@@ -115,18 +116,21 @@ class Composer:
         renderer: Renderer,
         *,
         message_domain: str,
+        message_key: bytes,
         cache_size: int = 512,
         formats: NoticeFormats | None = None,
         confirm_link: Callable[[str], str] | None = None,
         enforce_content: bool = True,
     ) -> None:
-        """`confirm_link`: the personal confirmation link of a delivery key (None: no link).
+        """`message_key`: keys the Message-IDs (keyed_ids.message_key_of the secret).
+        `confirm_link`: the personal confirmation link of a delivery key (None: no link).
         `enforce_content`: refuse notices failing the content check (off for previews, which
         show the notice and list the problems instead)."""
         self._renderer = renderer
         self._enforce_content = enforce_content
         self._confirm_link = confirm_link
         self.message_domain = message_domain
+        self._message_key = message_key
         self._cache: OrderedDict[tuple[object, ...], RenderedParts] = OrderedDict()
         self._cache_size = cache_size
         self.formats = formats or load_formats()
@@ -185,6 +189,10 @@ class Composer:
             confirm_url=self._confirm_url(d.key, personal),
         )
 
+    def message_id(self, key: str) -> str:
+        """The Message-ID of the delivery `key` (the same on every resend)."""
+        return message_id_for(key, self.message_domain, self._message_key)
+
     def _confirm_url(self, key: str, personal: bool) -> str | None:
         if self._confirm_link is None:
             return None
@@ -241,6 +249,6 @@ class Composer:
             body_text=parts.text,
             body_html=parts.html,
             idempotency_key=d.key,
-            message_id=message_id_for(d.key, self.message_domain),
+            message_id=self.message_id(d.key),
             headers={"X-Incident-Ref": d.incident.id},
         )

@@ -2,12 +2,14 @@
 
 Every notice carries a link `base_url` with `{token}` filled in. The token is
 
-    base64url( sha256(key)[:12] || HMAC-SHA256(secret, sha256(key))[:16] )   (38 characters)
+    base64url( id[:12] || HMAC-SHA256(link key, key)[:16] )   (38 characters)
 
-where `key` is the delivery's idempotency key. The first part finds the delivery: every
-attempt's Message-ID starts with the hex of sha256(key) (compose.message_id_for), so no extra
-table is needed. The second part proves the link was issued by us: without the secret nobody
-can make a token for a delivery, and a token reveals neither the person nor the incident.
+where `key` is the delivery's idempotency key and `id` the keyed local part of its Message-ID
+(keyed_ids: an HMAC of the key under the message key). The first part finds the delivery: the
+Message-ID starts with its hex, so no extra table is needed. The second part proves the link
+was issued by us: both keys derive from the secret (keyed_ids.derive, one label each), so
+without it nobody can make a token for a delivery, and a token reveals neither the person nor
+the incident.
 
 Opening the link records a `confirmed` receipt (source confirmation_link): the person's notice
 is confirmed and the rest of their chain is skipped (incident.service.receipts).
@@ -28,6 +30,7 @@ from sqlmodel import Session, col, select
 
 from incident.adapters.tables import DeliveryAttempt
 from incident.errors import ConfigError
+from incident.service.keyed_ids import LINK_LABEL, derive, message_key_of, message_local
 from incident.settings import Settings
 
 ID_BYTES = 12  # of sha256(key): 96 bits, collisions are settled by the MAC
@@ -36,17 +39,18 @@ SECRET_FILE = "confirmation.secret"  # under out_dir, for the embedded default
 TOKEN_LEN = len(base64.urlsafe_b64encode(bytes(ID_BYTES + MAC_BYTES)).rstrip(b"="))
 
 
-def _digest(key: str) -> bytes:
-    return hashlib.sha256(key.encode()).digest()
+def _lookup(key: str, secret: bytes) -> bytes:
+    """The first bytes of the delivery's Message-ID (its hex starts every Message-ID)."""
+    return bytes.fromhex(message_local(key, message_key_of(secret)))[:ID_BYTES]
 
 
-def _mac(secret: bytes, digest: bytes) -> bytes:
-    return hmac.new(secret, digest, hashlib.sha256).digest()[:MAC_BYTES]
+def _mac(secret: bytes, key: str) -> bytes:
+    link_key = derive(secret, LINK_LABEL)
+    return hmac.new(link_key, key.encode(), hashlib.sha256).digest()[:MAC_BYTES]
 
 
 def token_for(key: str, secret: bytes) -> str:
-    digest = _digest(key)
-    raw = digest[:ID_BYTES] + _mac(secret, digest)
+    raw = _lookup(key, secret) + _mac(secret, key)
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
@@ -73,8 +77,7 @@ def key_for(engine: Engine, token: str, secret: bytes) -> str | None:
             )
         ).all()
     for key in keys:
-        digest = _digest(key)
-        if digest[:ID_BYTES].hex() == prefix and hmac.compare_digest(_mac(secret, digest), mac):
+        if hmac.compare_digest(_mac(secret, key), mac):
             return key
     return None
 

@@ -46,7 +46,7 @@ from incident.domain.policy import retry_delay
 from incident.domain.rate import TokenBucket, per_process
 from incident.service import bus, claims
 from incident.service.claims import ClaimRequest, Outcome
-from incident.service.compose import Composer, Delivery, message_id_for
+from incident.service.compose import Composer, Delivery
 from incident.service.failpoints import failpoint
 from incident.service.planning import Plan, plan_batch
 from incident.settings import DispatchSettings, config_dir
@@ -304,7 +304,7 @@ class Dispatcher:
             d.subject.id,
             d.channel,
             d.incident.notice_version,
-            message_id_for(d.key, self._composer.message_domain),
+            self._composer.message_id(d.key),
             addressee_kind=d.addressee_kind,
             contact_point_id=d.contact_point_id,
         )

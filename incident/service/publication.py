@@ -26,7 +26,7 @@ from channels.base import RenderedMessage
 from incident.adapters.tables import AuditEvent, Incident, Notice, Person
 from incident.domain.model import AddresseeKind
 from incident.rendering import Renderer
-from incident.service.compose import Composer, Delivery, message_id_for, pick_text
+from incident.service.compose import Composer, Delivery, pick_text
 from incident.service.report_filing import blocked_reason, refresh_report, report_for_notice
 from incident.settings import templates_dir
 
@@ -97,7 +97,7 @@ class PublicationComposer(Composer):
             body_text=first.text,
             body_html=first.html,
             idempotency_key=d.key,
-            message_id=message_id_for(d.key, self.message_domain),
+            message_id=self.message_id(d.key),
             headers={"X-Incident-Ref": d.incident.id},
             parts=parts,
         )
@@ -167,7 +167,7 @@ class PublicationComposer(Composer):
             subject=f"{row.name}: {ob.recipient_name}",
             body_text=text,
             idempotency_key=d.key,
-            message_id=message_id_for(d.key, self.message_domain),
+            message_id=self.message_id(d.key),
             headers={"X-Incident-Ref": d.incident.id, "X-Blocked": blocked_reason(report) or ""},
             parts={"report.json": report.to_json(), "name": row.name, "missing": ",".join(blocked)},
         )

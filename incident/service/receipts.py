@@ -14,6 +14,7 @@ gets a letter after they confirmed the email.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,7 +26,7 @@ from sqlmodel import Session, col, select
 from incident.adapters.tables import ContactPoint, DeliveryAttempt, DeliveryEvent, Notice
 from incident.domain.events import ConfirmationReceived, Event, ReceiptReceived
 from incident.domain.model import RETURNED, AttemptStatus, NoticeJob, NoticeStatus
-from incident.errors import InvalidInput, NotFound
+from incident.errors import InvalidInput, NotFound, Unverified
 from incident.service import bus
 
 log = structlog.get_logger()
@@ -44,6 +45,11 @@ _NOTICE_STATE = {
     AttemptStatus.DELIVERED: NoticeStatus.DELIVERED,
     AttemptStatus.CONFIRMED: NoticeStatus.CONFIRMED,
 }
+
+
+# What a source checks of the delivery its receipt names: None when it verifies, else the
+# Unverified it is refused with (a bounce's Message-ID, a return file's letter id).
+Verify = Callable[[DeliveryAttempt], Unverified | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,13 +95,17 @@ def apply_receipt(
     provider_id: str | None = None,
     message_id: str | None = None,
     detail: dict[str, Any] | None = None,
+    verify: Verify | None = None,
 ) -> ReceiptOutcome:
-    """Store the transition and act on it; the caller publishes `requeue` when set."""
+    """Store the transition and act on it; the caller publishes `requeue` when set. With
+    `verify`, a delivery that does not verify raises its Unverified and nothing is stored."""
     if status not in _RANK or status is AttemptStatus.SENT:
         said = sorted(s.value for s in _RANK if s is not AttemptStatus.SENT)
         raise InvalidInput("status", status, f"a receipt says one of {said}")
     with Session(engine) as session:
         attempt = find_attempt(session, key=key, provider_id=provider_id, message_id=message_id)
+        if verify is not None and (refused := verify(attempt)) is not None:
+            raise refused
         current = AttemptStatus(attempt.status)
         applied = status is not AttemptStatus.DELAYED and (
             _RANK.get(current, 0) < _RANK[status]

@@ -79,7 +79,10 @@ def incident() -> Incident:
 @cache
 def composer() -> Composer:
     return Composer(
-        Renderer(templates_dir()), message_domain="notices.example.org", enforce_content=False
+        Renderer(templates_dir()),
+        message_domain="notices.example.org",
+        message_key=b"test-message-key",
+        enforce_content=False,
     )
 
 

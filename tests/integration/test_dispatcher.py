@@ -84,7 +84,9 @@ def seed(engine: Engine) -> None:
 def dispatcher(
     engine: Engine, channel: InMemoryChannel, publisher: RecordingPublisher
 ) -> Dispatcher:
-    composer = Composer(Renderer(templates_dir()), message_domain="example.org")
+    composer = Composer(
+        Renderer(templates_dir()), message_domain="example.org", message_key=b"test-message-key"
+    )
     return Dispatcher(
         engine,
         {"email": channel},
@@ -164,7 +166,9 @@ async def test_a_batch_still_unconfirmed_near_the_end_of_its_lease_is_recorded_a
 ) -> None:
     seed(engine)
     publisher = RecordingPublisher()
-    composer = Composer(Renderer(templates_dir()), message_domain="example.org")
+    composer = Composer(
+        Renderer(templates_dir()), message_domain="example.org", message_key=b"test-message-key"
+    )
     slow = Dispatcher(
         engine,
         {"email": StalledChannel()},
@@ -191,7 +195,9 @@ async def test_a_throttled_channel_slows_its_bucket_and_the_notice_waits_without
     seed(engine)
     channel, publisher = EmailStandIn(), RecordingPublisher()
     channel.fail_for("anna@example.com", Throttled, times=1)
-    composer = Composer(Renderer(templates_dir()), message_domain="example.org")
+    composer = Composer(
+        Renderer(templates_dir()), message_domain="example.org", message_key=b"test-message-key"
+    )
     limited = Dispatcher(
         engine,
         {"email": channel},

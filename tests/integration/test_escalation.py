@@ -107,7 +107,9 @@ def start(
     return Dispatcher(
         engine,
         chans,
-        Composer(Renderer(templates_dir()), message_domain="example.org"),
+        Composer(
+            Renderer(templates_dir()), message_domain="example.org", message_key=b"test-message-key"
+        ),
         settings=DispatchSettings(fallback_chain=["email", "sms", "voice", "letter"]),
         publisher=RecordingPublisher(),
         topics=Topics("notices", "notices.retry"),
@@ -272,7 +274,9 @@ async def test_a_message_refused_by_voice_moves_on_without_retiring_the_phone_fo
     dispatcher = Dispatcher(
         engine,
         chans,
-        Composer(Renderer(templates_dir()), message_domain="example.org"),
+        Composer(
+            Renderer(templates_dir()), message_domain="example.org", message_key=b"test-message-key"
+        ),
         settings=DispatchSettings(fallback_chain=["voice", "sms"]),
         publisher=RecordingPublisher(),
         topics=Topics("notices", "notices.retry"),

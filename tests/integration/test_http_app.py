@@ -24,6 +24,7 @@ from incident.entrypoints.callbacks import INBOUND_PATH
 from incident.entrypoints.http_app import create_app
 from incident.service.compose import message_id_for
 from incident.service.confirmation import token_for
+from incident.service.keyed_ids import message_key_of
 from incident.service.receipts import history
 from incident.settings import CallbackSettings, ConfirmationSettings, Settings
 from tests.integration.test_twilio_callbacks import seed
@@ -55,13 +56,14 @@ def seed_with_letter_waiting(engine: Engine) -> tuple[str, str]:
     with Session(engine) as s:
         sms = s.get(DeliveryAttempt, key)
         assert sms is not None
-        sms.message_id = message_id_for(key, "example.org")
+        sms.message_id = message_id_for(key, "example.org", message_key_of(SECRET))
         s.add(sms)
         s.add(
             DeliveryAttempt(
                 idempotency_key=letter, incident_id="I1", addressee_id="p1", person_id="p1",
                 channel="letter", notice_version=1, status="retry", worker_id="w",
-                message_id=message_id_for(letter, "example.org"), claimed_at=NOW, not_before=NOW,
+                message_id=message_id_for(letter, "example.org", message_key_of(SECRET)),
+                claimed_at=NOW, not_before=NOW,
             )
         )  # fmt: skip
         s.commit()

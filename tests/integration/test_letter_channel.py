@@ -156,7 +156,7 @@ async def test_the_manifest_lists_every_letter_with_its_pages_and_checksum(
     keys = {}
     for who, (locale, name, fields, _, _) in PEOPLE.items():
         key = f"INC-7:{who}:letter:1"
-        keys[letter_id_for(key)] = who
+        keys[letter_id_for(f"{key}@example.org")] = who
         await channel.deliver(_message(locale, name, _point(fields), key))
     rows = _manifest_rows(tmp_path / "letters")
     assert {r["letter_id"]: r["person_id"] for r in rows} == keys
@@ -174,7 +174,7 @@ async def test_a_resend_replaces_the_same_file_and_manifest_row(
     msg = _message(locale, name, _point(fields), "INC-7:de:letter:1")
     first = await channel.deliver(msg)
     second = await channel.deliver(msg)
-    assert first.provider_id == second.provider_id == letter_id_for("INC-7:de:letter:1")
+    assert first.provider_id == second.provider_id == letter_id_for("INC-7:de:letter:1@example.org")
     assert len(list((tmp_path / "letters").glob("*/*.pdf"))) == 1
     assert len(_manifest_rows(tmp_path / "letters")) == 1
     assert not list((tmp_path / "letters").glob("*/.*.tmp"))

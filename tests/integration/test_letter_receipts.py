@@ -19,7 +19,9 @@ from incident.adapters.local_broker import LocalBroker
 from incident.adapters.tables import ContactPoint, DeliveryAttempt, Incident, Notice
 from incident.entrypoints.cli import app
 from incident.entrypoints.workers import wait_until
+from incident.service.compose import message_id_for
 from incident.service.directory import save_people
+from incident.service.keyed_ids import message_key_of
 from incident.service.receipts import history
 from incident.settings import KafkaSettings
 
@@ -32,8 +34,17 @@ ADDRESS = {
 }
 
 
+SECRET = "letters-test-secret"
+MESSAGE_KEY = message_key_of(SECRET.encode())
+
+
 def _key(person: str) -> str:
     return f"I1:{person}:letter:1"
+
+
+def _letter_id(key: str) -> str:
+    """The letter id the channel gives the delivery: from its keyed Message-ID."""
+    return letter_id_for(message_id_for(key, "example.org", MESSAGE_KEY))
 
 
 def _seed(engine: Engine, people: list[str]) -> None:
@@ -49,7 +60,8 @@ def _seed(engine: Engine, people: list[str]) -> None:
                          status="sent", channel="letter"))  # fmt: skip
             s.add(DeliveryAttempt(idempotency_key=_key(p), incident_id="I1", addressee_id=p,
                                   person_id=p, channel="letter", notice_version=1, status="sent",
-                                  message_id="m", provider_id=letter_id_for(_key(p)),
+                                  message_id=message_id_for(_key(p), "example.org", MESSAGE_KEY),
+                                  provider_id=_letter_id(_key(p)),
                                   worker_id="w", claimed_at=NOW,
                                   contact_point_id=point.id))  # fmt: skip
         s.commit()
@@ -59,6 +71,7 @@ def _seed(engine: Engine, people: list[str]) -> None:
 def db(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Engine]:
     monkeypatch.chdir(tmp_path)  # no ./breachnotice.toml of the developer's
     monkeypatch.setenv("BREACHNOTICE_DATABASE_URL", database_url)
+    monkeypatch.setenv("BREACHNOTICE_CONFIRMATION__SECRET", SECRET)
     monkeypatch.delenv("BREACHNOTICE_KAFKA__BOOTSTRAP_SERVERS", raising=False)
     engine = make_engine(database_url)
     create_schema(engine)
@@ -85,11 +98,11 @@ def test_mailed_and_returned_letters_are_stored_and_a_bad_row_exits_2(
     result = _receipts(
         tmp_path,
         "letter_id,status,date,reason\n"
-        f"{letter_id_for(_key('p1'))},mailed,2026-03-09,\n"
-        f"{letter_id_for(_key('p2'))},returned,2026-03-20,addressee unknown\n"
-        f"{letter_id_for(_key('p3'))},lost,2026-03-20,\n"
+        f"{_letter_id(_key('p1'))},mailed,2026-03-09,\n"
+        f"{_letter_id(_key('p2'))},returned,2026-03-20,addressee unknown\n"
+        f"{_letter_id(_key('p3'))},lost,2026-03-20,\n"
         "LNOSUCHLETTER0000,mailed,,\n"
-        f"{letter_id_for(_key('p3'))},mailed,20/03/2026,\n",
+        f"{_letter_id(_key('p3'))},mailed,20/03/2026,\n",
     )
     assert result.exit_code == 2, result.output
     assert "2 of 5 rows recorded (1 mailed, 1 returned)" in result.stdout
@@ -115,7 +128,7 @@ def test_a_file_without_the_needed_columns_is_refused_whole(db: Engine, tmp_path
 
 
 def test_a_repeated_return_file_changes_nothing_more(db: Engine, tmp_path: Path) -> None:
-    text = f"letter_id,status\n{letter_id_for(_key('p2'))},returned\n"
+    text = f"letter_id,status\n{_letter_id(_key('p2'))},returned\n"
     assert _receipts(tmp_path, text).exit_code == 0
     again = _receipts(tmp_path, text)
     assert again.exit_code == 0, again.output
@@ -128,6 +141,7 @@ def test_a_returned_letter_is_published_for_the_next_channel_when_a_broker_is_co
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BREACHNOTICE_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("BREACHNOTICE_CONFIRMATION__SECRET", SECRET)
     topic = f"notices-{tmp_path.name}"
     monkeypatch.setenv("BREACHNOTICE_KAFKA__BOOTSTRAP_SERVERS", kafka_broker.bootstrap_servers)
     monkeypatch.setenv("BREACHNOTICE_KAFKA__NOTICES_TOPIC", topic)
@@ -138,7 +152,7 @@ def test_a_returned_letter_is_published_for_the_next_channel_when_a_broker_is_co
     kafka = KafkaSettings(notices_topic=topic)
     ensure_topics(kafka, kafka_broker.bootstrap_servers, {topic: 1})
 
-    result = _receipts(tmp_path, f"letter_id,status\n{letter_id_for(_key('p2'))},returned\n")
+    result = _receipts(tmp_path, f"letter_id,status\n{_letter_id(_key('p2'))},returned\n")
     assert result.exit_code == 0, result.output
     assert "1 person(s) moved on to their next channel" in result.stdout
     reader = MessageConsumer(

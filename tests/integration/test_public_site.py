@@ -45,7 +45,9 @@ def composer(engine: Engine) -> PublicationComposer:
         templates_dir(), required_parts={"announcement": ("subject", "text", "html")}
     )
     renderer.check(["announcement"])
-    return PublicationComposer(renderer, message_domain="example.org", engine=engine)
+    return PublicationComposer(
+        renderer, message_domain="example.org", message_key=b"test-message-key", engine=engine
+    )
 
 
 def public_delivery(engine: Engine, incident_id: str) -> Delivery:

@@ -52,7 +52,7 @@ def test_a_cached_render_personalised_equals_a_full_render(
     locale: str,
     name: str,
 ) -> None:
-    composer = Composer(renderer, message_domain="example.org")
+    composer = Composer(renderer, message_domain="example.org", message_key=b"test-message-key")
     person = Person(id="p", name=name, country="NL", locale=locale)
     d = delivery(person)
     composer.render(delivery(Person(id="q", name="Someone Else", country="NL", locale=locale)))
@@ -63,7 +63,7 @@ def test_a_cached_render_personalised_equals_a_full_render(
 def test_a_guardian_notice_names_the_child_exactly_as_a_full_render_does(
     renderer: Renderer,
 ) -> None:
-    composer = Composer(renderer, message_domain="example.org")
+    composer = Composer(renderer, message_domain="example.org", message_key=b"test-message-key")
     guardian = Person(id="g", name="Maria <Silva>", country="BR", locale="pt_BR")
     child = Person(id="c", name="João & Ana", country="BR", locale="pt_BR")
     d = delivery(guardian, child)
@@ -76,8 +76,10 @@ def test_incident_text_falls_back_from_region_to_language_to_english() -> None:
     assert [pick_text(texts, loc) for loc in ("pt_BR", "pt", "de")] == ["P", "P", "E"]
 
 
-def test_the_message_id_is_stable_per_idempotency_key() -> None:
-    assert message_id_for("I:p:email:1", "example.org") == message_id_for(
-        "I:p:email:1", "example.org"
+def test_the_message_id_is_stable_per_idempotency_key_and_keyed() -> None:
+    k = b"test-message-key"
+    assert message_id_for("I:p:email:1", "example.org", k) == message_id_for(
+        "I:p:email:1", "example.org", k
     )
-    assert message_id_for("I:p:email:1", "x.org") != message_id_for("I:p:email:2", "x.org")
+    assert message_id_for("I:p:email:1", "x.org", k) != message_id_for("I:p:email:2", "x.org", k)
+    assert message_id_for("I:p:email:1", "x.org", k) != message_id_for("I:p:email:1", "x.org", b"o")

@@ -31,7 +31,9 @@ def delivery(person: Person) -> Delivery:
 
 
 def test_two_readers_of_one_render_combination_get_dates_in_their_own_zones() -> None:
-    composer = Composer(Renderer(templates_dir()), message_domain="example.org")
+    composer = Composer(
+        Renderer(templates_dir()), message_domain="example.org", message_key=b"test-message-key"
+    )
     amsterdam = Person(id="a", name="A", country="NL", locale="en")
     los_angeles = Person(id="b", name="B", country="US", region="US-CA", locale="en")
     unknown = Person(id="c", name="C", country="XX", locale="en")

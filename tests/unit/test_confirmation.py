@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 
+from incident.service.compose import message_id_for
 from incident.service.confirmation import TOKEN_LEN, _decode, link_for, token_for
+from incident.service.keyed_ids import message_key_of
 
 KEY = "I1:p1:email:1"
 SECRET = b"s" * 32
@@ -19,7 +21,9 @@ def test_a_token_is_38_url_safe_characters_and_names_no_person() -> None:
     )
     assert "p1" not in token and "I1" not in token
     raw = _decode(token)
-    assert raw is not None and raw[:12] == hashlib.sha256(KEY.encode()).digest()[:12]
+    message_id = message_id_for(KEY, "example.org", message_key_of(SECRET))
+    assert raw is not None and message_id.startswith(raw[:12].hex())  # the keyed Message-ID
+    assert raw[:12] != hashlib.sha256(KEY.encode()).digest()[:12]  # not computable without it
 
 
 def test_the_mac_depends_on_the_secret_and_the_key() -> None:
@@ -56,7 +60,12 @@ def test_every_copy_of_a_cached_render_carries_its_own_link() -> None:
     def link(key: str) -> str:
         return link_for(key, secret=SECRET, base_url="https://example.org/c/{token}?a=1&b=2")
 
-    composer = Composer(Renderer(templates_dir()), message_domain="example.org", confirm_link=link)
+    composer = Composer(
+        Renderer(templates_dir()),
+        message_domain="example.org",
+        message_key=b"test-message-key",
+        confirm_link=link,
+    )
     anna = delivery(Person(id="p", name="Anna", country="NL", locale="nl"))
     bram_person = Person(id="q", name="Bram", country="NL", locale="nl")
     bram = replace(anna, key="INC-1:q:email:1", recipient=bram_person, subject=bram_person)

@@ -58,7 +58,9 @@ def delivery(
 
 @pytest.fixture(scope="module")
 def composer() -> Composer:
-    return Composer(Renderer(templates_dir()), message_domain="example.org")
+    return Composer(
+        Renderer(templates_dir()), message_domain="example.org", message_key=b"test-message-key"
+    )
 
 
 def _strings(locale: str) -> dict[str, Any]:
@@ -238,7 +240,12 @@ def test_a_format_naming_a_string_that_does_not_exist_is_refused(tmp_path: Path)
     path = tmp_path / "formats.toml"
     path.write_text('[format."NL"]\nsections = [{ heading = "h_nope", blocks = ["contact"] }]\n')
     with pytest.raises(ConfigError, match="h_nope"):
-        Composer(Renderer(templates_dir()), message_domain="x", formats=load_formats(path))
+        Composer(
+            Renderer(templates_dir()),
+            message_domain="x",
+            message_key=b"test-message-key",
+            formats=load_formats(path),
+        )
     path.write_text('[format."NL"]\nsections = [{ heading = "h_you", blocks = ["gossip"] }]\n')
     load_formats.cache_clear()
     with pytest.raises(ConfigError, match="gossip"):
