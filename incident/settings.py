@@ -121,6 +121,8 @@ class ConfirmationSettings(BaseModel):
     # Where the link goes once it is confirmed (the organisation's notice page); `{incident}`
     # and `{token}` are filled in. Empty: a short page of our own says thank you.
     redirect_url: str = ""
+    # A link confirms for this long after its notice was sent; then it answers 410 Gone.
+    valid_days: float = Field(default=90.0, gt=0)
 
 
 class DirectorySettings(BaseModel):

@@ -2,8 +2,11 @@
 
     POST /callbacks/twilio/status     Twilio status and keypress callbacks (signed)
     POST /callbacks/twilio/inbound    replies to sms notices: "1"/"YES"/... confirms (signed)
-    GET  /notices/confirm/{token}     a personal confirmation link: confirms, then thanks or
-                                      redirects to the notice page; any bad token is a bare 404
+    GET  /notices/confirm/{token}     a personal confirmation link: a page with a button,
+                                      changing nothing (confirm_routes)
+    POST /notices/confirm/{token}     the button: confirms once, then thanks or redirects to
+                                      the notice page; any bad token is a bare 404, an old
+                                      one 410
     GET  /healthz                     liveness
 
 Every request body is capped at `[callbacks] max_body_bytes` (413 before it is read).
@@ -15,33 +18,20 @@ incident.service.receipts; a returned delivery's job is handed to `publish`.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
-from html import escape
 
 import structlog
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from sqlalchemy.engine import Engine
 
-from incident.domain.model import AttemptStatus, DeliverySource
 from incident.entrypoints.body_limit import BodyLimit
 from incident.entrypoints.callbacks import Clock, Publish, auth_token_from, twilio_router
-from incident.errors import ConfigError, NotFound
-from incident.service.confirmation import key_for, secret_of
-from incident.service.receipts import apply_receipt
+from incident.entrypoints.confirm_routes import confirm_router
+from incident.errors import ConfigError
+from incident.service.confirmation import secret_of
 from incident.settings import Settings
 
 log = structlog.get_logger()
-
-CONFIRM_PATH = "/notices/confirm/{token}"
-_THANKS = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>Thank you</title></head>
-<body style="font-family:sans-serif;max-width:36em;margin:3em auto;padding:0 1em">
-<h1>Thank you</h1><p>We have recorded that you received our notice (reference {ref}).</p>
-<p>You will not receive it again by another channel.</p></body></html>
-"""
 
 
 def create_app(
@@ -71,34 +61,10 @@ def create_app(
             )
         )
     link_secret = secret if secret is not None else secret_of(settings)
-    redirect = settings.confirmation.redirect_url
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get(CONFIRM_PATH)
-    async def confirm(token: str) -> Response:
-        key = await asyncio.to_thread(key_for, engine, token, link_secret)
-        if key is None:
-            log.warning("confirmation_refused")
-            return PlainTextResponse("Not Found", status_code=404)
-        try:
-            outcome = await asyncio.to_thread(
-                apply_receipt,
-                engine,
-                status=AttemptStatus.CONFIRMED,
-                source=DeliverySource.CONFIRMATION_LINK.value,
-                now=clock(),
-                key=key,
-            )
-        except NotFound:
-            return PlainTextResponse("Not Found", status_code=404)
-        incident = key.split(":", 1)[0]
-        log.info("confirmation_link", applied=outcome.applied)
-        if redirect:
-            url = redirect.replace("{incident}", incident).replace("{token}", token)
-            return RedirectResponse(url, status_code=303)
-        return HTMLResponse(_THANKS.replace("{ref}", escape(incident)))
-
+    app.include_router(confirm_router(engine, settings.confirmation, link_secret, clock))
     return app

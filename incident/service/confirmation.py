@@ -11,8 +11,11 @@ was issued by us: both keys derive from the secret (keyed_ids.derive, one label 
 without it nobody can make a token for a delivery, and a token reveals neither the person nor
 the incident.
 
-Opening the link records a `confirmed` receipt (source confirmation_link): the person's notice
-is confirmed and the rest of their chain is skipped (incident.service.receipts).
+Opening the link (GET) only shows a page with a button: mail scanners that pre-open every link
+confirm nothing. The button POSTs the token, which records a `confirmed` receipt (source
+confirmation_link), once: the person's notice is confirmed and the rest of their chain is
+skipped (incident.service.receipts). A link is valid for `[confirmation] valid_days` (90) from
+the time its notice was sent; after that it answers 410 Gone.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import hashlib
 import hmac
 import os
 import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -64,22 +69,38 @@ def _decode(token: str) -> bytes | None:
     return raw if len(raw) == ID_BYTES + MAC_BYTES else None
 
 
-def key_for(engine: Engine, token: str, secret: bytes) -> str | None:
+@dataclass(frozen=True, slots=True)
+class Issued:
+    """The delivery a token names, and when its notice went out (the link's validity starts)."""
+
+    key: str
+    sent_at: datetime | None
+
+    def expired(self, now: datetime, valid_days: float) -> bool:
+        return self.sent_at is not None and now - self.sent_at > timedelta(days=valid_days)
+
+
+def lookup(engine: Engine, token: str, secret: bytes) -> Issued | None:
     """The delivery a token was issued for; None for a malformed, forged or unknown token."""
     raw = _decode(token)
     if raw is None:
         return None
     prefix, mac = raw[:ID_BYTES].hex(), raw[ID_BYTES:]
     with Session(engine) as session:
-        keys = session.exec(
-            select(DeliveryAttempt.idempotency_key).where(
-                col(DeliveryAttempt.message_id).startswith(prefix)
-            )
+        rows = session.exec(
+            select(
+                DeliveryAttempt.idempotency_key, DeliveryAttempt.sent_at, DeliveryAttempt.claimed_at
+            ).where(col(DeliveryAttempt.message_id).startswith(prefix))
         ).all()
-    for key in keys:
+    for key, sent_at, claimed_at in rows:
         if hmac.compare_digest(_mac(secret, key), mac):
-            return key
+            return Issued(key, sent_at or claimed_at)
     return None
+
+
+def key_for(engine: Engine, token: str, secret: bytes) -> str | None:
+    issued = lookup(engine, token, secret)
+    return issued.key if issued is not None else None
 
 
 def link_for(key: str, *, secret: bytes, base_url: str) -> str:

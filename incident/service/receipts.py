@@ -23,6 +23,7 @@ import structlog
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from incident.adapters.db import lock_for_update
 from incident.adapters.tables import ContactPoint, DeliveryAttempt, DeliveryEvent, Notice
 from incident.domain.events import ConfirmationReceived, Event, ReceiptReceived
 from incident.domain.model import RETURNED, AttemptStatus, NoticeJob, NoticeStatus
@@ -85,6 +86,10 @@ def find_attempt(
     return attempt
 
 
+def _by_key(key: str) -> Any:
+    return DeliveryAttempt.idempotency_key == key
+
+
 def apply_receipt(
     engine: Engine,
     *,
@@ -96,14 +101,23 @@ def apply_receipt(
     message_id: str | None = None,
     detail: dict[str, Any] | None = None,
     verify: Verify | None = None,
+    once: bool = False,
 ) -> ReceiptOutcome:
     """Store the transition and act on it; the caller publishes `requeue` when set. With
-    `verify`, a delivery that does not verify raises its Unverified and nothing is stored."""
+    `verify`, a delivery that does not verify raises its Unverified and nothing is stored.
+    With `once` (by key only), a receipt repeating the delivery's state stores nothing: the
+    delivery is locked while it is read, so replays racing each other record it once."""
     if status not in _RANK or status is AttemptStatus.SENT:
         said = sorted(s.value for s in _RANK if s is not AttemptStatus.SENT)
         raise InvalidInput("status", status, f"a receipt says one of {said}")
     with Session(engine) as session:
-        attempt = find_attempt(session, key=key, provider_id=provider_id, message_id=message_id)
+        if once and key:
+            locked = lock_for_update(session, select(DeliveryAttempt).where(_by_key(key)))
+            attempt = session.exec(locked).first() or find_attempt(session, key=key)
+            if attempt.status == status.value:
+                return ReceiptOutcome(attempt.idempotency_key, status.value, False)
+        else:
+            attempt = find_attempt(session, key=key, provider_id=provider_id, message_id=message_id)
         if verify is not None and (refused := verify(attempt)) is not None:
             raise refused
         current = AttemptStatus(attempt.status)

@@ -1,6 +1,6 @@
-"""The HTTP app serve runs: a personal confirmation link confirms the notice and stops the rest
-of the person's chain; a forged link is a bare 404; a "YES" reply to an sms confirms it; one
-test goes over real HTTP to uvicorn on loopback."""
+"""The HTTP app serve runs: a personal confirmation link shows a button whose POST confirms the
+notice and stops the rest of the person's chain; a forged link is a bare 404; a "YES" reply to
+an sms confirms it; one test goes over real HTTP to uvicorn on loopback."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from incident.service.keyed_ids import message_key_of
 from incident.service.receipts import history
 from incident.settings import CallbackSettings, ConfirmationSettings, Settings
 from tests.integration.test_twilio_callbacks import seed
+from tests.support.links import follow
 from tests.support.smtp import free_port
 
 NOW = datetime(2026, 3, 6, 12, 0, tzinfo=UTC)
@@ -74,7 +75,11 @@ def test_a_confirmation_link_confirms_and_no_letter_follows(engine: Engine) -> N
     key, letter = seed_with_letter_waiting(engine)
     published: list[NoticeJob] = []
     with app_for(engine, published, redirect="https://example.org/notices/{incident}") as client:
-        answer = client.get(f"/notices/confirm/{token_for(key, SECRET)}", follow_redirects=False)
+        url = f"/notices/confirm/{token_for(key, SECRET)}"
+        asked = client.get(url)
+        assert asked.status_code == 200 and '<form method="post"' in asked.text
+        assert history(engine, key) == []  # opening the link changes nothing
+        answer = client.post(url, follow_redirects=False)
         assert answer.status_code == 303
         assert answer.headers["location"] == "https://example.org/notices/I1"
     assert [(e.status, e.source) for e in history(engine, key)] == [
@@ -92,9 +97,12 @@ def test_forged_and_malformed_links_are_a_bare_404_and_change_nothing(engine: En
     key, _ = seed_with_letter_waiting(engine)
     with app_for(engine, []) as client:
         for token in (token_for(key, b"not our secret"), "nope", token_for("I1:p9:sms:1", SECRET)):
-            answer = client.get(f"/notices/confirm/{token}")
-            assert (answer.status_code, answer.text) == (404, "Not Found")
-        thanks = client.get(f"/notices/confirm/{token_for(key, SECRET)}")
+            for answer in (
+                client.get(f"/notices/confirm/{token}"),
+                client.post(f"/notices/confirm/{token}"),
+            ):
+                assert (answer.status_code, answer.text) == (404, "Not Found")
+        thanks = client.post(f"/notices/confirm/{token_for(key, SECRET)}")
         assert thanks.status_code == 200 and "I1" in thanks.text
         assert client.get("/healthz").json() == {"status": "ok"}
     assert [e.status for e in history(engine, key)] == ["confirmed"]
@@ -125,7 +133,7 @@ def test_a_yes_reply_confirms_the_latest_sms_to_that_number(engine: Engine) -> N
 @pytest.fixture()
 def served(engine: Engine) -> Iterator[str]:
     port = free_port()
-    app = create_app(engine, settings(), lambda job: None, secret=SECRET)
+    app = create_app(engine, settings(), lambda job: None, secret=SECRET, clock=lambda: NOW)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -144,6 +152,6 @@ def test_a_link_opened_over_real_http_confirms(engine: Engine, served: str) -> N
         urllib.request.urlopen(f"{served}/notices/confirm/{'A' * 38}", timeout=10)
     assert refused.value.code == 404
     refused.value.close()
-    with urllib.request.urlopen(f"{served}/notices/confirm/{token_for(key, SECRET)}") as answer:
-        assert answer.status == 200 and b"Thank you" in answer.read()
+    status, page = follow(f"{served}/notices/confirm/{token_for(key, SECRET)}")
+    assert status == 200 and "Thank you" in page
     assert [e.status for e in history(engine, key)] == ["confirmed"]
