@@ -108,6 +108,10 @@ class CallbackSettings(BaseModel):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     # A form with more fields than this is refused (413) before its signature is checked.
     max_form_fields: int = Field(default=200, ge=10)
+    # Failed lookups (forged tokens, bad signatures, unknown SIDs) a client may make at once,
+    # then per minute, before it is answered 429 (confirmation links and Twilio callbacks).
+    failed_lookups_burst: int = Field(default=20, ge=1)
+    failed_lookups_per_minute: float = Field(default=10.0, ge=0)
 
 
 class ConfirmationSettings(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint, func, literal_column
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -172,7 +172,14 @@ class DeliveryAttempt(SQLModel, table=True):
     """One notice over one channel. The key is claimed (`sending`) before the provider call."""
 
     __tablename__ = "delivery_attempt"
-    __table_args__ = (Index("ix_attempt_incident_status", "incident_id", "status"),)
+    # Bounce reports find their delivery by Message-ID, Twilio and the print house by provider
+    # id, a confirmation link by the Message-ID's first 24 hex digits (LINK_PREFIX): all from
+    # outside, unauthenticated until found, so none of them may scan the table (migration 0007).
+    __table_args__ = (
+        Index("ix_attempt_incident_status", "incident_id", "status"),
+        Index("ix_attempt_message_id", "message_id"),
+        Index("ix_attempt_provider_id", "provider_id"),
+    )
     idempotency_key: str = Field(primary_key=True)
     incident_id: str = Field(foreign_key="incident.id")
     addressee_kind: str = "person"
@@ -191,6 +198,18 @@ class DeliveryAttempt(SQLModel, table=True):
     sent_at: datetime | None = _instant()
     not_before: datetime | None = _instant()  # a retry is not claimed again before this
     updated_at: datetime | None = _instant()
+
+
+LINK_PREFIX = 24  # hex digits of the Message-ID a confirmation token carries
+
+
+def message_id_prefix(column: Any = None) -> Any:
+    """`substr(message_id, 1, 24)`, with literal bounds so the expression index matches."""
+    target = DeliveryAttempt.__table__.c.message_id if column is None else column  # type: ignore[attr-defined]
+    return func.substr(target, literal_column("1"), literal_column(str(LINK_PREFIX)))
+
+
+Index("ix_attempt_message_prefix", message_id_prefix())
 
 
 class DeliveryEvent(SQLModel, table=True):

@@ -46,6 +46,7 @@ from twilio.request_validator import RequestValidator
 from incident.adapters.tables import ContactPoint, DeliveryAttempt
 from incident.domain.model import AttemptStatus, DeliverySource, NoticeJob
 from incident.entrypoints.body_limit import BodyLimit
+from incident.entrypoints.ratelimit import FailureBudget, check, spend
 from incident.errors import ConfigError, InvalidInput, NotFound
 from incident.service.receipts import ReceiptOutcome, apply_receipt
 from incident.settings import Settings
@@ -161,6 +162,7 @@ def twilio_router(
     public_url: str | None = None,
     clock: Clock = lambda: datetime.now(UTC),
     max_form_fields: int = 200,
+    budget: FailureBudget | None = None,
 ) -> APIRouter:
     """The callback routes. `public_url` is the origin Twilio calls (`https://hooks.example.
     org`) when a proxy stands in front: the signature covers the URL as Twilio saw it."""
@@ -178,7 +180,9 @@ def twilio_router(
         return form if validator.validate(url, form, signature) else None
 
     async def signed_form(request: Request) -> dict[str, str]:
-        """The form, once the signature over URL and form is checked; else 403."""
+        """The form, once the signature over URL and form is checked; else 403 (429 once the
+        client has failed too often)."""
+        check(budget, request)
         body = await request.body()  # bounded by the app's BodyLimit
         # As sent: the signature covers the URL byte for byte (`%3A` stays `%3A`).
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
@@ -190,11 +194,13 @@ def twilio_router(
         signature = request.headers.get("X-Twilio-Signature", "")
         form = await asyncio.to_thread(checked, origin + target, body, signature)
         if form is None:
+            spend(budget, request)
             log.warning("twilio_callback_refused", reason="bad signature")
             raise HTTPException(403, "signature does not match")
         return form
 
     async def record(
+        request: Request,
         status: AttemptStatus,
         detail: dict[str, Any],
         *,
@@ -215,6 +221,7 @@ def twilio_router(
                 )
             )
         except (NotFound, InvalidInput) as exc:
+            spend(budget, request)
             log.warning("twilio_callback_unmatched", reason=str(exc))
             raise HTTPException(404, "no such delivery") from exc
         await publish_requeue(publish, outcome)
@@ -228,7 +235,7 @@ def twilio_router(
         if state is not None:
             key = request.query_params.get("key") or None
             sid = form.get("MessageSid") or form.get("CallSid") or None
-            await record(state, detail, key=key, provider_id=None if key else sid)
+            await record(request, state, detail, key=key, provider_id=None if key else sid)
         return twiml()
 
     @router.post(INBOUND_PATH)
@@ -240,7 +247,7 @@ def twilio_router(
         if key is None:
             log.info("twilio_reply_unmatched")
             return twiml()
-        await record(AttemptStatus.CONFIRMED, {"reply": "yes"}, key=key)
+        await record(request, AttemptStatus.CONFIRMED, {"reply": "yes"}, key=key)
         return twiml()
 
     return router

@@ -17,12 +17,13 @@ import functools
 from html import escape
 
 import structlog
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from sqlalchemy.engine import Engine
 
 from incident.domain.model import AttemptStatus, DeliverySource
 from incident.entrypoints.callbacks import Clock
+from incident.entrypoints.ratelimit import FailureBudget, check, spend
 from incident.errors import NotFound
 from incident.service.confirmation import Issued, lookup
 from incident.service.receipts import apply_receipt
@@ -53,13 +54,19 @@ def page(title: str, body: str, status: int = 200) -> HTMLResponse:
 
 
 def confirm_router(
-    engine: Engine, settings: ConfirmationSettings, secret: bytes, clock: Clock
+    engine: Engine,
+    settings: ConfirmationSettings,
+    secret: bytes,
+    clock: Clock,
+    budget: FailureBudget | None = None,
 ) -> APIRouter:
     router = APIRouter()
 
-    async def issued(token: str) -> Issued | Response:
+    async def issued(token: str, request: Request) -> Issued | Response:
+        check(budget, request)
         found = await asyncio.to_thread(lookup, engine, token, secret)
         if found is None:
+            spend(budget, request)
             log.warning("confirmation_refused")
             return PlainTextResponse("Not Found", status_code=404)
         if found.expired(clock(), settings.valid_days):
@@ -69,16 +76,16 @@ def confirm_router(
         return found
 
     @router.get(CONFIRM_PATH)
-    async def ask(token: str) -> Response:
-        found = await issued(token)
+    async def ask(token: str, request: Request) -> Response:
+        found = await issued(token, request)
         if isinstance(found, Response):
             return found
         ref = escape(found.key.split(":", 1)[0])
         return page("Confirm", _ASK.format(ref=ref, token=escape(token)))
 
     @router.post(CONFIRM_PATH)
-    async def confirm(token: str) -> Response:
-        found = await issued(token)
+    async def confirm(token: str, request: Request) -> Response:
+        found = await issued(token, request)
         if isinstance(found, Response):
             return found
         record = functools.partial(

@@ -9,7 +9,9 @@
                                       one 410
     GET  /healthz                     liveness
 
-Every request body is capped at `[callbacks] max_body_bytes` (413 before it is read).
+Every request body is capped at `[callbacks] max_body_bytes` (413 before it is read); a
+client's failed lookups on the confirmation and Twilio routes share one budget (ratelimit):
+past `failed_lookups_burst`, then `failed_lookups_per_minute`, it is answered 429.
 
 The Twilio routes are served when an auth token is configured (`[channels.sms] auth_token`);
 without one they do not exist. A confirmation, like any receipt, is stored through
@@ -27,6 +29,7 @@ from sqlalchemy.engine import Engine
 from incident.entrypoints.body_limit import BodyLimit
 from incident.entrypoints.callbacks import Clock, Publish, auth_token_from, twilio_router
 from incident.entrypoints.confirm_routes import confirm_router
+from incident.entrypoints.ratelimit import FailureBudget
 from incident.errors import ConfigError
 from incident.service.confirmation import secret_of
 from incident.settings import Settings
@@ -45,6 +48,10 @@ def create_app(
     """The app; `secret` overrides the confirmation secret from settings (tests)."""
     app = FastAPI(title="breachnotice", openapi_url=None, docs_url=None, redoc_url=None)
     app.add_middleware(BodyLimit, max_bytes=settings.callbacks.max_body_bytes)
+    budget = FailureBudget(
+        burst=settings.callbacks.failed_lookups_burst,
+        per_minute=settings.callbacks.failed_lookups_per_minute,
+    )
     try:
         token = auth_token_from(settings)
     except ConfigError:
@@ -58,6 +65,7 @@ def create_app(
                 public_url=settings.callbacks.public_url,
                 clock=clock,
                 max_form_fields=settings.callbacks.max_form_fields,
+                budget=budget,
             )
         )
     link_secret = secret if secret is not None else secret_of(settings)
@@ -66,5 +74,5 @@ def create_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    app.include_router(confirm_router(engine, settings.confirmation, link_secret, clock))
+    app.include_router(confirm_router(engine, settings.confirmation, link_secret, clock, budget))
     return app

@@ -31,14 +31,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
-from incident.adapters.tables import DeliveryAttempt
+from incident.adapters.tables import LINK_PREFIX, DeliveryAttempt, message_id_prefix
 from incident.errors import ConfigError
 from incident.service.keyed_ids import LINK_LABEL, derive, message_key_of, message_local
 from incident.settings import Settings
 
-ID_BYTES = 12  # of sha256(key): 96 bits, collisions are settled by the MAC
+ID_BYTES = LINK_PREFIX // 2  # of the keyed Message-ID: 96 bits, collisions settled by the MAC
 MAC_BYTES = 16
 SECRET_FILE = "confirmation.secret"  # under out_dir, for the embedded default
 TOKEN_LEN = len(base64.urlsafe_b64encode(bytes(ID_BYTES + MAC_BYTES)).rstrip(b"="))
@@ -90,7 +90,7 @@ def lookup(engine: Engine, token: str, secret: bytes) -> Issued | None:
         rows = session.exec(
             select(
                 DeliveryAttempt.idempotency_key, DeliveryAttempt.sent_at, DeliveryAttempt.claimed_at
-            ).where(col(DeliveryAttempt.message_id).startswith(prefix))
+            ).where(message_id_prefix() == prefix)
         ).all()
     for key, sent_at, claimed_at in rows:
         if hmac.compare_digest(_mac(secret, key), mac):
