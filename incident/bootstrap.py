@@ -110,15 +110,20 @@ def resolve_channel_settings(settings: Settings) -> dict[str, ChannelSettings]:
                 "-",
                 f"no such channel; available: {sorted(REGISTRY)}",
             )
-    resolved: dict[str, ChannelSettings] = {}
-    for name in routed_channels(settings):
-        spec = _spec(name)
-        try:
-            resolved[name] = spec.settings_model.model_validate(settings.channels.get(name, {}))
-        except ValidationError as exc:
-            problem = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise ConfigError("settings", f"channels.{name}", "-", problem) from exc
-    return resolved
+    return {name: _validated(_spec(name), settings) for name in routed_channels(settings)}
+
+
+def _validated(spec: ChannelSpec, settings: Settings) -> ChannelSettings:
+    try:
+        return spec.settings_model.model_validate(settings.channels.get(spec.name, {}))
+    except ValidationError as exc:
+        problem = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError("settings", f"channels.{spec.name}", "-", problem) from exc
+
+
+def _check_of(spec: ChannelSpec, settings: Settings) -> ContactCheck:
+    """The channel's contact check as its settings make it (the push allow-list)."""
+    return spec.check if spec.checker is None else spec.checker(_validated(spec, settings))
 
 
 def _spec(name: str) -> ChannelSpec:
@@ -173,16 +178,18 @@ def build_channels(runtime: Runtime) -> dict[str, Channel]:
 def contact_checks(settings: Settings) -> dict[str, ContactCheck]:
     """Contact-point checks of the channels that reach people, keyed by contact kind."""
     return {
-        kind: _spec(name).check
+        kind: _check_of(_spec(name), settings)
         for name in dict.fromkeys(settings.dispatch.fallback_chain)
         for kind in _spec(name).contact_kinds
     }
 
 
-def directory_checks() -> dict[str, ContactCheck]:
+def directory_checks(settings: Settings) -> dict[str, ContactCheck]:
     """Every registered channel's check, by contact kind: `people import` records each point's
     verdict whatever the routing is today (a phone is checked even while only email is used)."""
-    return {kind: spec.check for spec in REGISTRY.values() for kind in spec.contact_kinds}
+    return {
+        kind: _check_of(spec, settings) for spec in REGISTRY.values() for kind in spec.contact_kinds
+    }
 
 
 def channel_kinds(channels: Mapping[str, Channel]) -> dict[str, tuple[str, ...]]:
