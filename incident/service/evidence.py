@@ -38,6 +38,7 @@ from reportlab.pdfgen.canvas import Canvas
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from channels.safe_files import inside
 from incident.adapters.obligation_tables import ObligationRecord
 from incident.adapters.tables import (
     AffectedPerson,
@@ -47,7 +48,7 @@ from incident.adapters.tables import (
     Notice,
     RegulatorReport,
 )
-from incident.errors import NotFound
+from incident.errors import InvalidInput, NotFound
 from incident.log import _scrub as scrub_contacts
 
 NOTICE_COLUMNS = (
@@ -126,8 +127,8 @@ def export_evidence(
     _write_csv(out / "events.csv", EVENT_COLUMNS, _event_rows(rec))
     timeline = _obligation_rows(rec)
     _write_csv(out / "obligations.csv", OBLIGATION_COLUMNS, timeline)
-    copied = _copy_published(public_root / "notices" / incident_id, out / "public")
-    copied += _copy_published(reports_root / incident_id, out / "reports")
+    copied = _copy_published(inside(public_root, "notices", incident_id), out / "public")
+    copied += _copy_published(inside(reports_root, incident_id), out / "reports")
     _write_csv(out / "files.csv", ("file", "sha256"), copied)
     counts = final_counts(rec)
     (out / "summary.pdf").write_bytes(summary_pdf(rec.incident, counts, timeline, len(copied)))
@@ -374,10 +375,13 @@ def _copy_published(source: Path, dest: Path) -> list[dict[str, str]]:
         names += [f"{f['name']}.{ext}" for ext in f.get("sha256", {})]
     copied = []
     for name in names:
-        src = source / name
+        try:  # a manifest is a file on disk: its names stay inside their folders
+            src, target = inside(source, name), inside(dest, name)
+        except ValueError as exc:
+            raise InvalidInput(str(manifest), name, "leads out of its folder") from exc
         if src.is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, dest / name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, target)
             copied.append({"file": f"{dest.name}/{name}", "sha256": _sha256(src.read_bytes())})
     return copied
 
