@@ -11,9 +11,11 @@
 
 from __future__ import annotations
 
+import csv
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TextIO
 
 ID_RE = re.compile(r"[A-Za-z0-9_:@-][A-Za-z0-9._:@-]{0,127}")
 ID_RULE = "must be 1-128 characters of A-Z a-z 0-9 . _ : @ - and not start with '.'"
@@ -45,3 +47,16 @@ def csv_cell(value: object) -> str:
 
 def csv_row(values: Iterable[object]) -> list[str]:
     return [csv_cell(v) for v in values]
+
+
+def write_csv(
+    out: TextIO,
+    header: Sequence[str],
+    rows: Iterable[Iterable[object]],
+    *,
+    lineterminator: str = "\r\n",
+) -> None:
+    """The one CSV writer of the repo: a header, then each row with every cell escaped."""
+    writer = csv.writer(out, lineterminator=lineterminator)
+    writer.writerow(csv_row(header))
+    writer.writerows(csv_row(row) for row in rows)

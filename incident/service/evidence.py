@@ -21,7 +21,6 @@ details stay in the system of record.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -38,7 +37,7 @@ from reportlab.pdfgen.canvas import Canvas
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from channels.safe_files import inside
+from channels.safe_files import inside, write_csv
 from incident.adapters.obligation_tables import ObligationRecord
 from incident.adapters.tables import (
     AffectedPerson,
@@ -387,10 +386,8 @@ def _copy_published(source: Path, dest: Path) -> list[dict[str, str]]:
 
 
 def _write_csv(path: Path, columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> None:
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(columns), restval="")
-        writer.writeheader()
-        writer.writerows(rows)
+    with path.open("w", encoding="utf-8", newline="") as fh:  # cells escaped: no formulas
+        write_csv(fh, columns, ([row.get(c, "") for c in columns] for row in rows))
 
 
 def _iso(value: datetime | None) -> str:
