@@ -22,10 +22,11 @@ from incident.adapters.local_broker import LocalBroker
 from incident.errors import ConfigError
 from incident.obligations import load_rules
 from incident.rendering import Renderer
+from incident.secrets_config import MIN_SECRET_CHARS, from_defaults
 from incident.service.compose import Composer
 from incident.service.confirmation import link_for, secret_of
 from incident.service.dispatch import load_routing
-from incident.settings import Settings, templates_dir
+from incident.settings import Settings, _read_toml, config_dir, templates_dir
 
 log = structlog.get_logger()
 
@@ -47,6 +48,7 @@ class Runtime:
 
 
 def start_runtime(settings: Settings, *, embedded_ok: bool = True) -> Runtime:
+    settings = with_secrets(settings, embedded_ok=embedded_ok)
     load_rules()  # a malformed rules file fails here, naming file, entry and field
     load_routing(settings.dispatch)  # and so does a malformed routing (escalation) file
     channel_settings = resolve_channel_settings(settings)  # bad channel config fails first
@@ -87,6 +89,29 @@ def start_runtime(settings: Settings, *, embedded_ok: bool = True) -> Runtime:
             channel_settings[name] = spec.embedded(cfg, ctx)
             log.info("local_channel_started", channel=name, out_dir=str(settings.out_dir))
     return Runtime(settings, engine, servers, channel_settings, stack)
+
+
+def with_secrets(settings: Settings, *, embedded_ok: bool) -> Settings:
+    """`settings` with the confirmation secret resolved (checked, and made under out_dir for
+    the embedded default only), so every worker and child process signs with the same one.
+    Outside --embedded no secret may be missing or come from config/defaults.toml."""
+    if not embedded_ok:
+        shipped = from_defaults(_read_toml(config_dir() / "defaults.toml"), settings.channels)
+        if shipped:
+            raise ConfigError(
+                "settings", shipped[0], "-", "a secret may not come from config/defaults.toml"
+            )
+        if not settings.confirmation.secret:
+            raise ConfigError(
+                "settings",
+                "confirmation.secret",
+                "-",
+                "is empty; outside --embedded set BREACHNOTICE_CONFIRMATION__SECRET or "
+                f"confirmation.secret_file (at least {MIN_SECRET_CHARS} characters)",
+            )
+    secret = secret_of(settings).decode()
+    confirmation = settings.confirmation.model_copy(update={"secret": secret})
+    return settings.model_copy(update={"confirmation": confirmation})
 
 
 # Channels of the addressees that are not people: the public (announcement) and authorities.
