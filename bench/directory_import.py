@@ -20,6 +20,7 @@ from pathlib import Path
 from incident.adapters.db import make_engine, upgrade_to_head
 from incident.bootstrap import directory_checks
 from incident.service.directory_import import import_people
+from incident.settings import Settings
 
 COLUMNS = ["id", "name", "email", "phone", "locale", "country", "region", "birth_date",
            "guardian_id", "channel_preferences", "postal_street", "postal_city",
@@ -58,7 +59,7 @@ def main() -> None:
             started = time.perf_counter()
             # As the CLI does: each new contact point checked as it is written.
             summary = import_people(engine, path, channels=("email",), batch_size=args.batch_size,
-                                    checks=directory_checks())  # fmt: skip
+                                    checks=directory_checks(Settings()))  # fmt: skip
             took = time.perf_counter() - started
             print(f"{label}: {summary.rows:,} rows in {took:.1f} s = {summary.rows / took:,.0f} "
                   f"rows/s; inserted {summary.inserted:,}, updated {summary.updated:,}, "

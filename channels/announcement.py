@@ -35,11 +35,12 @@ from channels.base import (
     RenderedMessage,
 )
 from channels.errors import ChannelFault, MessageRejected, RecipientRejected
+from channels.safe_files import ID_RE, inside
 
 _NAME = "announcement"
 # Relative names whose segments never start with a dot: no "..", no hidden files.
 _SAFE_PART = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$")
-_SAFE_REF = re.compile(r"^[A-Za-z0-9_.-]+$")
+_SAFE_REF = ID_RE  # one path component, never `..` (channels/safe_files.py)
 MANIFEST = "manifest.json"
 
 
@@ -58,11 +59,11 @@ class FolderPublisher:
         self.root = Path(root)
 
     def read(self, path: str) -> bytes | None:
-        target = self.root / path
+        target = inside(self.root, path)
         return target.read_bytes() if target.is_file() else None
 
     def write(self, path: str, data: bytes) -> None:
-        target = self.root / path
+        target = inside(self.root, path)  # names come from outside data: stay in the root
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
@@ -96,7 +97,7 @@ class AnnouncementChannel(Channel):
 
     async def deliver(self, msg: RenderedMessage) -> Receipt:
         ref = msg.headers.get("X-Incident-Ref", "")
-        if not _SAFE_REF.match(ref):
+        if not _SAFE_REF.fullmatch(ref):
             raise RecipientRejected(_NAME, f"no usable X-Incident-Ref header: {ref[:40]!r}")
         files = _files(msg)
         folder = f"notices/{ref}"

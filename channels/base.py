@@ -77,6 +77,9 @@ class ChannelSpec:
     contact_kinds: tuple[str, ...]
     template_parts: tuple[str, ...]  # rendered parts the channel needs: subject, text, html...
     check: ContactCheck = value_present
+    # The check as the channel's validated settings make it (an allow-list): used, when set,
+    # wherever settings are at hand (`people import`, enrichment); `check` is its default.
+    checker: Callable[[Any], ContactCheck] | None = None
     # Start a local stand-in (a capture server or folder) when the settings name no provider;
     # returns the settings that point at it. None: the channel has no embedded default.
     embedded: Callable[[Any, BuildContext], ChannelSettings] | None = None

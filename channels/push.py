@@ -14,12 +14,11 @@ import asyncio
 import base64
 import binascii
 import hashlib
-import ipaddress
 import json
 import os
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -29,7 +28,7 @@ import aiohttp
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import jwt as vapid_jwt
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pywebpush import WebPusher, WebPushException
 
 from channels.base import (
@@ -50,9 +49,18 @@ from channels.errors import (
     RecipientRejected,
     Throttled,
 )
+from channels.push_policy import (
+    DEFAULT_PUSH_HOSTS,
+    DEFAULT_PUSH_PORTS,
+    EndpointPolicy,
+    EndpointRefused,
+    NoRedirects,
+    PublicResolver,
+)
 
 _NAME = "push"
 _JWT_LIFETIME = 12 * 3600  # RFC 8292: at most 24 h; re-signed an hour before it runs out
+_DEFAULT_POLICY = EndpointPolicy()
 
 
 class PushSettings(ChannelSettings):
@@ -66,6 +74,18 @@ class PushSettings(ChannelSettings):
     urgency: Literal["very-low", "low", "normal", "high"] = "high"
     timeout: float = Field(default=10.0, gt=0)
     local_dir: str | None = None  # set by the embedded default: write payloads, send nothing
+    # Push services we POST to (channels/push_policy.py): exact names, `*.suffix`, `host:port`.
+    allowed_hosts: list[str] = Field(default_factory=lambda: list(DEFAULT_PUSH_HOSTS))
+    allowed_ports: list[int] = Field(default_factory=lambda: list(DEFAULT_PUSH_PORTS))
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _entries_parse(cls, hosts: list[str]) -> list[str]:
+        EndpointPolicy(hosts)  # ValueError names the entry
+        return hosts
+
+    def policy(self) -> EndpointPolicy:
+        return EndpointPolicy(self.allowed_hosts, self.allowed_ports)
 
 
 class PushChannel(Channel):
@@ -88,7 +108,9 @@ class PushChannel(Channel):
         timeout: float = 10.0,
         pool_size: int = 16,
         local_dir: Path | None = None,
+        policy: EndpointPolicy | None = None,
     ) -> None:
+        self._policy = policy or EndpointPolicy()
         self._key = load_vapid_key(vapid_private_key) if local_dir is None else None
         if self._key is not None and not _subject_ok(vapid_subject):
             raise ValueError(f"vapid_subject must be a mailto: or https: URL: {vapid_subject!r}")
@@ -102,7 +124,7 @@ class PushChannel(Channel):
 
     async def deliver(self, msg: RenderedMessage) -> Receipt:
         contact = msg.contact or ContactPointData(ContactKind.PUSH, msg.recipient)
-        if problem := subscription_problem(contact):
+        if problem := subscription_problem(contact, self._policy):
             raise RecipientRejected(_NAME, problem)
         topic = topic_for(msg.idempotency_key)
         data = self.payload(msg, topic)
@@ -138,7 +160,8 @@ class PushChannel(Channel):
 
     async def _post(self, subscription: dict[str, Any], data: bytes, topic: str) -> str | None:
         if self._session is None:  # created on first use, inside the running event loop
-            connector = aiohttp.TCPConnector(limit=self._pool_size)
+            resolver = PublicResolver(self._policy)  # checks the address connected to
+            connector = aiohttp.TCPConnector(limit=self._pool_size, resolver=resolver)
             self._session = aiohttp.ClientSession(connector=connector)
         headers = {
             "Authorization": self._authorization(subscription["endpoint"]),
@@ -147,7 +170,8 @@ class PushChannel(Channel):
         }
         timeout = aiohttp.ClientTimeout(total=self._timeout)
         try:
-            pusher = WebPusher(subscription, aiohttp_session=self._session)
+            session: Any = NoRedirects(self._session)  # a redirect is an answer, not followed
+            pusher = WebPusher(subscription, aiohttp_session=session)
         except (WebPushException, ValueError) as exc:  # check() refuses these before
             raise RecipientRejected(_NAME, "subscription keys are unusable") from exc
         try:
@@ -158,10 +182,17 @@ class PushChannel(Channel):
             raise ChannelTimeout(_NAME, f"push service timed out after {self._timeout}s") from exc
         except aiohttp.InvalidURL as exc:
             raise RecipientRejected(_NAME, "endpoint is not a usable URL") from exc
+        except aiohttp.ClientConnectorDNSError as exc:
+            if isinstance(exc.__cause__, EndpointRefused):
+                raise RecipientRejected(_NAME, str(exc.__cause__)) from exc
+            raise ChannelFault(_NAME, f"push service unreachable: {type(exc).__name__}") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise ChannelFault(_NAME, f"push service unreachable: {type(exc).__name__}") from exc
         if 200 <= resp.status < 300:
             return resp.headers.get("Location")
+        if 300 <= resp.status < 400:
+            said = f"push endpoint redirected ({resp.status}): not followed"
+            raise RecipientRejected(_NAME, said)
         raise _verdict(resp.status, resp.reason or "", resp.headers.get("Retry-After"))
 
     def _authorization(self, endpoint: str) -> str:
@@ -226,15 +257,15 @@ def load_vapid_key(value: str | None) -> ec.EllipticCurvePrivateKey:
     return key
 
 
-def subscription_problem(point: ContactPointData) -> str | None:
-    """Why a subscription cannot be used, without repeating its endpoint (logs carry this)."""
+def subscription_problem(
+    point: ContactPointData, policy: EndpointPolicy | None = None
+) -> str | None:
+    """Why a subscription cannot be used, without repeating its endpoint (logs carry this):
+    an endpoint `policy` refuses (default: the push services only), or unusable keys."""
     details = point.details if isinstance(point.details, Mapping) else {}
     endpoint = str(details.get("endpoint") or point.value)
-    url = urlsplit(endpoint)
-    if url.scheme not in ("https", "http") or not url.hostname:
-        return "endpoint is not an https URL"
-    if url.scheme == "http" and not _loopback(url.hostname):
-        return "endpoint is not https (plain http only for loopback)"
+    if problem := (policy or _DEFAULT_POLICY).problem(endpoint):
+        return problem
     keys = details.get("keys")
     if not isinstance(keys, Mapping) or not keys.get("p256dh") or not keys.get("auth"):
         return "subscription has no keys (p256dh and auth)"
@@ -286,13 +317,6 @@ def _b64url(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _loopback(host: str) -> bool:
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _subject_ok(subject: str) -> bool:
     """RFC 8292 `sub`: a contact for the push service's operators."""
     if subject.startswith("mailto:"):
@@ -324,7 +348,14 @@ def build_push(settings: PushSettings, ctx: BuildContext) -> PushChannel:
         timeout=settings.timeout,
         pool_size=settings.concurrency,
         local_dir=Path(settings.local_dir) if settings.local_dir else None,
+        policy=settings.policy(),
     )
+
+
+def push_check(settings: PushSettings) -> Callable[[ContactPointData], str | None]:
+    """The import-time check with the configured allow-list."""
+    policy = settings.policy()
+    return lambda point: subscription_problem(point, policy)
 
 
 def embedded_push(settings: PushSettings, ctx: BuildContext) -> PushSettings:
@@ -339,6 +370,7 @@ SPEC = ChannelSpec(
     contact_kinds=(ContactKind.PUSH,),
     template_parts=("text",),
     check=subscription_problem,
+    checker=push_check,
     embedded=embedded_push,
     needs_provider=lambda s: not s.local_dir and not _secret(s.vapid_private_key),
 )

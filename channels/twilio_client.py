@@ -64,7 +64,7 @@ class TwilioSettings(ChannelSettings):
     default sets it to `out/sms` or `out/voice`): nothing is sent."""
 
     account_sid: str = ""
-    auth_token: str = ""
+    auth_token: str = Field(default="", repr=False)
     # Where Twilio posts delivery status; the notice's key is added as `?key=...`.
     status_callback_url: str | None = None
     # Link to the full notice, e.g. "https://example.org/notices/{incident_ref}"; the incident's

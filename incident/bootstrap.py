@@ -22,11 +22,12 @@ from incident.adapters.local_broker import LocalBroker
 from incident.errors import ConfigError
 from incident.obligations import load_rules
 from incident.rendering import Renderer
+from incident.secrets_config import MIN_SECRET_CHARS, from_defaults
 from incident.service.compose import Composer
 from incident.service.confirmation import link_for, secret_of
 from incident.service.dispatch import load_routing
 from incident.service.keyed_ids import message_key_of
-from incident.settings import Settings, templates_dir
+from incident.settings import Settings, _read_toml, config_dir, templates_dir
 
 log = structlog.get_logger()
 
@@ -48,6 +49,7 @@ class Runtime:
 
 
 def start_runtime(settings: Settings, *, embedded_ok: bool = True) -> Runtime:
+    settings = with_secrets(settings, embedded_ok=embedded_ok)
     load_rules()  # a malformed rules file fails here, naming file, entry and field
     load_routing(settings.dispatch)  # and so does a malformed routing (escalation) file
     channel_settings = resolve_channel_settings(settings)  # bad channel config fails first
@@ -90,6 +92,29 @@ def start_runtime(settings: Settings, *, embedded_ok: bool = True) -> Runtime:
     return Runtime(settings, engine, servers, channel_settings, stack)
 
 
+def with_secrets(settings: Settings, *, embedded_ok: bool) -> Settings:
+    """`settings` with the confirmation secret resolved (checked, and made under out_dir for
+    the embedded default only), so every worker and child process signs with the same one.
+    Outside --embedded no secret may be missing or come from config/defaults.toml."""
+    if not embedded_ok:
+        shipped = from_defaults(_read_toml(config_dir() / "defaults.toml"), settings.channels)
+        if shipped:
+            raise ConfigError(
+                "settings", shipped[0], "-", "a secret may not come from config/defaults.toml"
+            )
+        if not settings.confirmation.secret:
+            raise ConfigError(
+                "settings",
+                "confirmation.secret",
+                "-",
+                "is empty; outside --embedded set BREACHNOTICE_CONFIRMATION__SECRET or "
+                f"confirmation.secret_file (at least {MIN_SECRET_CHARS} characters)",
+            )
+    secret = secret_of(settings).decode()
+    confirmation = settings.confirmation.model_copy(update={"secret": secret})
+    return settings.model_copy(update={"confirmation": confirmation})
+
+
 # Channels of the addressees that are not people: the public (announcement) and authorities.
 ADDRESSEE_CHANNELS = ("announcement", "regulator")
 
@@ -111,15 +136,20 @@ def resolve_channel_settings(settings: Settings) -> dict[str, ChannelSettings]:
                 "-",
                 f"no such channel; available: {sorted(REGISTRY)}",
             )
-    resolved: dict[str, ChannelSettings] = {}
-    for name in routed_channels(settings):
-        spec = _spec(name)
-        try:
-            resolved[name] = spec.settings_model.model_validate(settings.channels.get(name, {}))
-        except ValidationError as exc:
-            problem = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise ConfigError("settings", f"channels.{name}", "-", problem) from exc
-    return resolved
+    return {name: _validated(_spec(name), settings) for name in routed_channels(settings)}
+
+
+def _validated(spec: ChannelSpec, settings: Settings) -> ChannelSettings:
+    try:
+        return spec.settings_model.model_validate(settings.channels.get(spec.name, {}))
+    except ValidationError as exc:
+        problem = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError("settings", f"channels.{spec.name}", "-", problem) from exc
+
+
+def _check_of(spec: ChannelSpec, settings: Settings) -> ContactCheck:
+    """The channel's contact check as its settings make it (the push allow-list)."""
+    return spec.check if spec.checker is None else spec.checker(_validated(spec, settings))
 
 
 def _spec(name: str) -> ChannelSpec:
@@ -174,16 +204,18 @@ def build_channels(runtime: Runtime) -> dict[str, Channel]:
 def contact_checks(settings: Settings) -> dict[str, ContactCheck]:
     """Contact-point checks of the channels that reach people, keyed by contact kind."""
     return {
-        kind: _spec(name).check
+        kind: _check_of(_spec(name), settings)
         for name in dict.fromkeys(settings.dispatch.fallback_chain)
         for kind in _spec(name).contact_kinds
     }
 
 
-def directory_checks() -> dict[str, ContactCheck]:
+def directory_checks(settings: Settings) -> dict[str, ContactCheck]:
     """Every registered channel's check, by contact kind: `people import` records each point's
     verdict whatever the routing is today (a phone is checked even while only email is used)."""
-    return {kind: spec.check for spec in REGISTRY.values() for kind in spec.contact_kinds}
+    return {
+        kind: _check_of(spec, settings) for spec in REGISTRY.values() for kind in spec.contact_kinds
+    }
 
 
 def channel_kinds(channels: Mapping[str, Channel]) -> dict[str, tuple[str, ...]]:

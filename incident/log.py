@@ -1,7 +1,10 @@
 """structlog setup, called once by the entrypoint: JSON in production, console on a terminal.
 
 Logs must never carry contact details or notice text: `redact_pii` removes PII-named fields and
-scrubs anything that looks like an email address or phone number from every other string.
+scrubs anything that looks like an email address or phone number from every other string. The
+libraries that see whole messages (the SMTP server and client, Twilio's and the HTTP clients'
+wire logs, SQLAlchemy's parameters) stay at WARNING whatever `log_library_level` says: a name or
+a notice's text has no pattern to scrub.
 """
 
 from __future__ import annotations
@@ -36,7 +39,21 @@ PII_KEYS = frozenset(
 )
 REDACTED = "[redacted]"
 _EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
-_PHONE = re.compile(r"(?<![\w:.-])\+?\d[\d ().-]{7,}\d(?![\w:.-])")
+# A phone number: 9+ characters of digits and separators, at a word boundary; not the start of an
+# IPv4 address (192.168.100.200, 10.0.0.1:5432), and it may end a sentence ("… +31 20 555 0100.").
+_IPV4 = r"\d{1,3}(?:\.\d{1,3}){3}(?!\d|\.\d)"
+_PHONE = re.compile(rf"(?<![\w:.-])(?!{_IPV4})\+?\d[\d ().-]{{7,}}\d(?![\w:]|[.-]\d)")
+# Loggers that log message bodies or their parameters line by line at DEBUG/INFO.
+BODY_LOGGERS = (
+    "aiosmtpd",
+    "mail.log",  # aiosmtpd's logger: every line of every message at DEBUG
+    "aiosmtplib",
+    "twilio.http_client",
+    "urllib3",
+    "httpx",
+    "httpcore",
+    "sqlalchemy.engine",  # INSERT parameters: contact values and names
+)
 
 
 def _scrub(text: str) -> str:
@@ -119,4 +136,7 @@ def _route_stdlib_logging(stream: Any, shared: list[Any], renderer: Any, level: 
     )
     root = logging.getLogger()
     root.handlers = [handler]
-    root.setLevel(logging.getLevelNamesMapping()[level.upper()])
+    number = logging.getLevelNamesMapping()[level.upper()]
+    root.setLevel(number)
+    for name in BODY_LOGGERS:  # whatever the level asked for: they log bodies
+        logging.getLogger(name).setLevel(max(number, logging.WARNING))

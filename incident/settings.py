@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -117,9 +117,11 @@ class CallbackSettings(BaseModel):
 class ConfirmationSettings(BaseModel):
     """Personal confirmation links in every notice (incident.service.confirmation)."""
 
-    # HMAC key of the links. Empty: a random one kept in out_dir/confirmation.secret (the
-    # embedded default); set it for a deployment where several hosts serve the links.
-    secret: str = ""
+    # HMAC key of the links (at least 32 characters), from the environment, the operator's file
+    # or `secret_file`. Empty: only with --embedded, a random one kept in
+    # out_dir/confirmation.secret; never printed (repr=False).
+    secret: str = Field(default="", repr=False)
+    secret_file: str = ""
     # The page a link opens: `{token}` is replaced, else the token is appended as a path.
     base_url: str = "http://127.0.0.1:8088/notices/confirm/{token}"
     # Where the link goes once it is confirmed (the organisation's notice page); `{incident}`
@@ -190,6 +192,17 @@ class Settings(BaseSettings):
     minors: dict[str, int] = Field(default_factory=lambda: {"default": 18})
     directory: DirectorySettings = Field(default_factory=DirectorySettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+
+    @model_validator(mode="after")
+    def _secret_files(self) -> Settings:
+        """`*_file` settings of secrets: the secret read from the file (a mounted secret)."""
+        from incident.secrets_config import read_secret_file, resolve_channel_secret_files
+
+        conf = self.confirmation
+        if conf.secret_file and not conf.secret:
+            conf.secret = read_secret_file("confirmation.secret_file", conf.secret_file)
+        resolve_channel_secret_files(self.channels)
+        return self
 
     @classmethod
     def settings_customise_sources(

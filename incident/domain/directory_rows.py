@@ -35,6 +35,7 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 
 from channels.mime import address_problem  # the syntax check the email channel uses
+from channels.safe_files import id_problem
 from incident.domain.incident_spec import LOCALE
 from incident.domain.jurisdiction import is_valid_jurisdiction, region_code
 from incident.errors import clipped
@@ -48,7 +49,6 @@ CONTACT_FIELDS = ("email", "emails", "phone", "phones", "postal_address",
 KNOWN_FIELDS = frozenset(PERSON_FIELDS + CONTACT_FIELDS)
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _PHONE_PUNCTUATION = str.maketrans("", "", " -().")
-_ID = re.compile(r"^[^\s\x00-\x1f\x7f]{1,255}$")
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no", ""}
 
 
@@ -187,8 +187,8 @@ def _person_id(row: _Row) -> str | None:
     value = row.text("id")
     if value is None:
         row.bad("id", row.raw.get("id"), "is required")
-    elif not _ID.match(value):
-        row.bad("id", value, "must be 1-255 characters without spaces or control characters")
+    elif rule := id_problem(value):
+        row.bad("id", value, rule)
         return None
     return value
 
@@ -266,6 +266,9 @@ def _flag(row: _Row, name: str) -> bool:
 
 def _guardian(row: _Row, person_id: str | None) -> str | None:
     value = row.text("guardian_id")
+    if value is not None and (rule := id_problem(value)):
+        row.bad("guardian_id", value, rule)
+        return None
     if value is not None and value == person_id:
         row.bad("guardian_id", value, "a person cannot be their own guardian")
         return None

@@ -8,6 +8,7 @@ keeps the instant's own offset. Pure: no I/O besides reading `zone.tab` once.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -127,3 +128,24 @@ def zone_name(country: str | None, region: str | None) -> str | None:
     """The IANA name of `zone_for`, or None: what a render context carries."""
     zone = zone_for(country, region) if country else None
     return zone.key if zone is not None else None
+
+
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC)
+
+
+def parse_instant(text: str) -> datetime:
+    """An ISO 8601 instant with a UTC offset, within 1970-2999 (UTC): deadlines years after it
+    still fit a datetime. ValueError with the rule, never an OverflowError."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"not an ISO 8601 time ({exc})") from None
+    if when.utcoffset() is None:
+        raise ValueError("needs a UTC offset, e.g. 2026-03-06T16:00:00+01:00")
+    try:
+        utc = when.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        raise ValueError("must be between 1970-01-01 and 2999-12-31 (UTC)")
+    return when

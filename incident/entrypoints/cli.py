@@ -153,14 +153,13 @@ def clock_cmd(
 
     from incident.adapters.tables import Incident
     from incident.domain.events import ClockRecorded
+    from incident.domain.timezones import parse_instant
     from incident.service import bus
     from incident.service.obligations import open_obligations, record_clock
 
     settings = _settings()
     try:
-        when = datetime.fromisoformat(at) if at else datetime.now(UTC)
-        if when.utcoffset() is None:
-            raise ValueError("needs a UTC offset, e.g. 2026-03-06T16:00:00+01:00")
+        when = parse_instant(at) if at else datetime.now(UTC)  # bounded: no overflow later
         if name not in CLOCKS:
             raise ValueError(f"unknown clock; use one of {', '.join(CLOCKS)}")
     except ValueError as exc:

@@ -15,8 +15,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from channels.safe_files import id_problem
 from incident.adapters.db import check_schema, make_engine
-from incident.errors import NotFound
+from incident.errors import InvalidInput, NotFound
 from incident.service.evidence import export_evidence
 from incident.settings import Settings
 
@@ -28,6 +29,10 @@ def evidence_command(
     ] = None,
 ) -> None:
     """Export who was told what, when and through which channel, with delivery states."""
+    if rule := id_problem(incident_id):
+        shown = escape(f"incident: {incident_id!r}: {rule}")
+        Console(stderr=True).print(f"[red]invalid:[/red] {shown}", soft_wrap=True)
+        raise typer.Exit(2)
     settings = Settings()
     channels = settings.channels
     web_root = channels.get("announcement", {}).get("web_root") or ""
@@ -42,7 +47,7 @@ def evidence_command(
             public_root=Path(web_root) if web_root else settings.out_dir / "public",
             reports_root=Path(export_dir) if export_dir else settings.out_dir / "reports",
         )
-    except NotFound as exc:
+    except (NotFound, InvalidInput) as exc:
         Console(stderr=True).print(f"[red]invalid:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from exc
     finally:

@@ -49,6 +49,7 @@ def import_command(
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         settings = Settings()
+        checks = directory_checks(settings)  # the push allow-list comes from the settings
         file_format(file, fmt)
         if not file.is_file():
             raise InvalidInputs([])
@@ -90,7 +91,7 @@ def import_command(
                 batch_size=batch_size,
                 on_problem=problem,
                 on_progress=lambda done: progress.update(task, completed=done),
-                checks=directory_checks(),
+                checks=checks,
             )
     except InvalidInputs as exc:
         err.print(f"{file}: not imported\n{exc}", markup=False)

@@ -29,6 +29,7 @@ from channels.base import ContactPointData, RenderedMessage
 from channels.errors import ChannelError
 from channels.letter import LetterChannel, split_furniture
 from channels.push import PushChannel, topic_for
+from channels.safe_files import inside
 from channels.sms import SmsChannel, SmsSettings
 from channels.voice import VoiceChannel, VoiceSettings, spoken
 from incident.adapters.db import make_engine
@@ -275,7 +276,11 @@ def _show(composer: Composer, incident: Incident, reader: Reader, out: Path, htm
     typer.echo(shown.decode(), nl=False)
     for ext in ("html", "pdf"):
         if ext in files:
-            path = out / incident.id / f"{reader.subject.id}-{channel}-{locale}.{ext}"
+            name = f"{reader.subject.id}-{channel}-{locale}.{ext}"
+            try:  # ids and the locale come from outside: the file stays under out/preview
+                path = inside(out, incident.id, name)
+            except ValueError as exc:
+                raise _fail(f"not written: {exc}") from exc
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(files[ext])
             typer.echo(f"wrote {path}", err=True)

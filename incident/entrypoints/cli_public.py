@@ -22,6 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 from sqlmodel import Session, col, select
 
+from channels.safe_files import inside
 from incident.adapters.db import check_schema, make_engine
 from incident.adapters.tables import (
     AuditEvent,
@@ -104,7 +105,7 @@ def show(incident_id: str, as_json: JsonOption = False) -> None:
         ]
         configured = settings.channels.get("announcement", {}).get("web_root")
         web_root = Path(configured) if configured else settings.out_dir / "public"
-    manifest_path = web_root / "notices" / incident_id / "manifest.json"
+    manifest_path = inside(web_root, "notices", incident_id, "manifest.json")
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
     result: dict[str, Any] = {
         "incident": incident_id,

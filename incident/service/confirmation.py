@@ -24,8 +24,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import os
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -35,6 +33,7 @@ from sqlmodel import Session, select
 
 from incident.adapters.tables import LINK_PREFIX, DeliveryAttempt, message_id_prefix
 from incident.errors import ConfigError
+from incident.secrets_config import checked, shared_secret
 from incident.service.keyed_ids import LINK_LABEL, derive, message_key_of, message_local
 from incident.settings import Settings
 
@@ -111,18 +110,13 @@ def link_for(key: str, *, secret: bytes, base_url: str) -> str:
 
 
 def secret_of(settings: Settings, *, create: bool = True) -> bytes:
-    """`[confirmation] secret`, else the embedded default's random secret kept under out_dir
-    (made on first use, readable by the owner only). Without either, and `create` off: error."""
+    """`[confirmation] secret` (or `secret_file`), else the embedded default's random secret
+    kept under out_dir (made once, atomically, readable by the owner only; see
+    incident.secrets_config). Without either, and `create` off: error. An empty or short
+    secret is refused, naming where it came from, never showing it."""
     if settings.confirmation.secret:
-        return settings.confirmation.secret.encode()
+        return checked(settings.confirmation.secret.strip(), "confirmation.secret")
     path = Path(settings.out_dir) / SECRET_FILE
-    if path.is_file():
-        return path.read_text(encoding="ascii").strip().encode()
-    if not create:
+    if not create and not path.is_file():
         raise ConfigError("settings", "confirmation.secret", "-", "needed to sign links")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(value + "\n")
-    return value.encode()
+    return checked(shared_secret(path), str(path))

@@ -21,7 +21,6 @@ details stay in the system of record.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -38,6 +37,7 @@ from reportlab.pdfgen.canvas import Canvas
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from channels.safe_files import inside, write_csv
 from incident.adapters.obligation_tables import ObligationRecord
 from incident.adapters.tables import (
     AffectedPerson,
@@ -47,7 +47,7 @@ from incident.adapters.tables import (
     Notice,
     RegulatorReport,
 )
-from incident.errors import NotFound
+from incident.errors import InvalidInput, NotFound
 from incident.log import _scrub as scrub_contacts
 
 NOTICE_COLUMNS = (
@@ -126,8 +126,8 @@ def export_evidence(
     _write_csv(out / "events.csv", EVENT_COLUMNS, _event_rows(rec))
     timeline = _obligation_rows(rec)
     _write_csv(out / "obligations.csv", OBLIGATION_COLUMNS, timeline)
-    copied = _copy_published(public_root / "notices" / incident_id, out / "public")
-    copied += _copy_published(reports_root / incident_id, out / "reports")
+    copied = _copy_published(inside(public_root, "notices", incident_id), out / "public")
+    copied += _copy_published(inside(reports_root, incident_id), out / "reports")
     _write_csv(out / "files.csv", ("file", "sha256"), copied)
     counts = final_counts(rec)
     (out / "summary.pdf").write_bytes(summary_pdf(rec.incident, counts, timeline, len(copied)))
@@ -374,19 +374,20 @@ def _copy_published(source: Path, dest: Path) -> list[dict[str, str]]:
         names += [f"{f['name']}.{ext}" for ext in f.get("sha256", {})]
     copied = []
     for name in names:
-        src = source / name
+        try:  # a manifest is a file on disk: its names stay inside their folders
+            src, target = inside(source, name), inside(dest, name)
+        except ValueError as exc:
+            raise InvalidInput(str(manifest), name, "leads out of its folder") from exc
         if src.is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, dest / name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, target)
             copied.append({"file": f"{dest.name}/{name}", "sha256": _sha256(src.read_bytes())})
     return copied
 
 
 def _write_csv(path: Path, columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> None:
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(columns), restval="")
-        writer.writeheader()
-        writer.writerows(rows)
+    with path.open("w", encoding="utf-8", newline="") as fh:  # cells escaped: no formulas
+        write_csv(fh, columns, ([row.get(c, "") for c in columns] for row in rows))
 
 
 def _iso(value: datetime | None) -> str:

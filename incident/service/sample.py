@@ -115,7 +115,7 @@ def push_subscription(pid: str, i: int) -> dict[str, Any]:
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
     return {
-        "endpoint": f"https://push.example.net/wpush/v2/{pid}",
+        "endpoint": f"https://updates.push.services.mozilla.com/wpush/v2/{pid}",
         "keys": {"p256dh": _b64url(p256dh), "auth": _b64url(i.to_bytes(16, "big"))},
     }
 

@@ -23,6 +23,7 @@ _ENDPOINT.port = free_port()
 GOOD = _ENDPOINT.subscribe("good-subscription")
 GONE = _ENDPOINT.subscribe("gone-subscription", answer=410)
 _VAPID = ec.generate_private_key(ec.SECP256R1())
+SETTINGS = {"allowed_hosts": [f"127.0.0.1:{_ENDPOINT.port}"]}  # loopback: listed explicitly
 
 
 @asynccontextmanager
@@ -42,6 +43,7 @@ async def _peer() -> AsyncIterator[Peer]:
             "vapid_subject": "mailto:security@example.org",
             "notice_url_template": "https://example.org/notices/{incident_ref}?lang={locale}",
             "timeout": 5.0,
+            **SETTINGS,
         }
     )
     channel = build_push(settings, BuildContext(Path("."), "example.org"))
@@ -61,4 +63,4 @@ async def _peer() -> AsyncIterator[Peer]:
         await endpoint.stop()
 
 
-CASE = ChannelCase(name="push", good=GOOD, refused=GONE, peer=_peer)
+CASE = ChannelCase(name="push", good=GOOD, refused=GONE, peer=_peer, settings=SETTINGS)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from channels.base import Channel, ContactPointData, RenderedMessage
 
@@ -43,6 +44,7 @@ class ChannelCase:
     good: ContactPointData
     refused: ContactPointData
     peer: Callable[[], AbstractAsyncContextManager[Peer]]
+    settings: Mapping[str, Any] = field(default_factory=dict)  # the channel's, for its check
     # The value that must never reach a log line (the contact detail itself).
     secret: Callable[[ContactPointData], str] = lambda point: point.value
     # The message as the dispatcher would build it for this channel (headers, parts).

@@ -62,6 +62,7 @@ def make_settings(
         database_auto_upgrade=True,
         kafka=kafka,
         channels={"email": mail},
+        confirmation={"secret": secrets.token_hex(32)},  # outside --embedded: never made up
         dispatch={
             "batch_size": 100,
             "retry_base_seconds": 0.2,

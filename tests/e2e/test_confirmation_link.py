@@ -43,7 +43,9 @@ def test_the_link_in_a_received_email_confirms_and_cancels_the_letter_still_to_c
     settings = base.model_copy(
         update={
             "callbacks": CallbackSettings(port=port),
-            "confirmation": ConfirmationSettings(base_url=prefix + "{token}"),
+            "confirmation": ConfirmationSettings(
+                base_url=prefix + "{token}", secret=base.confirmation.secret
+            ),
             "channels": {**base.channels, "letter": {"drop_folder": str(tmp_path / "letters")}},
             "out_dir": tmp_path / "out",
         }

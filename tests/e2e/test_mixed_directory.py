@@ -145,6 +145,7 @@ def test_a_mixed_directory_is_told_on_the_right_channels_and_only_the_unreachabl
                 "vapid_private_key": _vapid_pem(),
                 "vapid_subject": "mailto:security@example.org",
                 "timeout": 5.0,
+                "allowed_hosts": [f"127.0.0.1:{push.port}"],
             },
             announcement={"web_root": str(tmp_path / "public")},
             regulator={"export_dir": str(tmp_path / "reports")},

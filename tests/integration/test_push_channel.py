@@ -22,7 +22,14 @@ from channels.errors import (
     RecipientRejected,
     RecipientVerdict,
 )
-from channels.push import PushChannel, PushSettings, build_push, embedded_push, topic_for
+from channels.push import (
+    PushChannel,
+    PushSettings,
+    build_push,
+    embedded_push,
+    push_check,
+    topic_for,
+)
 from incident.bootstrap import Runtime, build_channels, resolve_channel_settings
 from incident.errors import ConfigError
 from incident.rendering import NoticeContext, Renderer
@@ -55,6 +62,7 @@ def _settings(**overrides: object) -> PushSettings:
         "vapid_subject": "mailto:security@example.org",
         "notice_url_template": NOTICE_URL,
         "timeout": 2.0,
+        "allowed_hosts": ["127.0.0.1:*"],  # the loopback push service, listed by address
     }
     values.update(overrides)
     return PushSettings.model_validate(values)
@@ -347,12 +355,14 @@ def _point(endpoint: str, keys: object = None) -> ContactPointData:
     return ContactPointData(ContactKind.PUSH, endpoint, details)
 
 
-def test_check_accepts_https_and_loopback_http_subscriptions() -> None:
+def test_check_accepts_push_services_and_loopback_http_only_when_listed() -> None:
     keys = PushEndpoint().subscribe("t").details["keys"]
     check = REGISTRY["push"].check
     assert check(_point("https://fcm.googleapis.com/fcm/send/abc", keys)) is None
-    assert check(_point("http://127.0.0.1:8080/push/abc", keys)) is None
-    assert check(_point("http://localhost:8080/push/abc", keys)) is None
+    assert check(_point("http://127.0.0.1:8080/push/abc", keys)) is not None
+    listed = push_check(_settings())
+    assert listed(_point("http://127.0.0.1:8080/push/abc", keys)) is None
+    assert listed(_point("http://localhost:8080/push/abc", keys)) is not None
 
 
 @pytest.mark.parametrize(
@@ -370,7 +380,7 @@ def test_check_accepts_https_and_loopback_http_subscriptions() -> None:
 def test_check_refuses_unusable_subscriptions_without_echoing_them(
     point: ContactPointData, says: str
 ) -> None:
-    problem = REGISTRY["push"].check(point)
+    problem = push_check(_settings(allowed_hosts=["push.example.net"]))(point)
     assert problem is not None and says in problem
     assert "push.example.net" not in problem
 
@@ -378,7 +388,7 @@ def test_check_refuses_unusable_subscriptions_without_echoing_them(
 def test_check_refuses_an_auth_secret_of_the_wrong_size() -> None:
     keys = dict(PushEndpoint().subscribe("t").details["keys"])
     keys["auth"] = b64url(b"short")
-    problem = REGISTRY["push"].check(_point("https://push.example.net/abc", keys))
+    problem = REGISTRY["push"].check(_point("https://fcm.googleapis.com/abc", keys))
     assert problem == "auth secret is not 16 bytes"
 
 
@@ -394,7 +404,7 @@ async def test_an_unusable_subscription_is_refused_before_sending(
 
 async def test_the_embedded_default_writes_each_payload_as_a_json_file(tmp_path: Path) -> None:
     spec = REGISTRY["push"]
-    settings = PushSettings()
+    settings = PushSettings(allowed_hosts=["127.0.0.1:*"])
     assert spec.needs_provider(settings)
     assert not spec.needs_provider(_settings())
     ctx = BuildContext(tmp_path, "example.org")
