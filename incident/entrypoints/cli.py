@@ -296,8 +296,10 @@ cli_people.register(app)
 
 
 def main() -> None:
+    """Exit codes: 0 done, 2 bad input, not found, bad configuration or an unreachable peer
+    (every BreachNoticeError: one line on standard error), 1 a failure while working."""
     try:
         app()
     except BreachNoticeError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        sys.exit(1)
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)

@@ -93,6 +93,6 @@ def _engine() -> Iterator[Engine]:
         yield engine
     except BreachNoticeError as exc:
         err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
-        raise typer.Exit(1) from exc
+        raise typer.Exit(2) from exc
     finally:
         engine.dispose()

@@ -27,6 +27,7 @@ from sqlmodel import Session
 from incident.adapters.db import check_schema, make_engine
 from incident.adapters.obligation_tables import ObligationRecord
 from incident.adapters.tables import AlertSent
+from incident.entrypoints.cli_output import table_console
 from incident.errors import ConfigError, DocumentError, InvalidInput, InvalidInputs, NotFound
 from incident.obligations import Rules, assess, load_facts_file, load_rules
 from incident.service.alerts import alerts_by_obligation
@@ -107,7 +108,7 @@ def deadlines_command(
         table.add_row(left, shown + ("" if r.due or not when else " (target)"), r.incident_id,
                       r.regime, r.recipient, r.stage, r.jurisdiction,
                       sent, style=style)  # fmt: skip
-    Console().print(table)
+    table_console().print(table)
 
 
 def _alerts_json(rows: Sequence[AlertSent]) -> list[dict[str, Any]]:
@@ -176,7 +177,7 @@ def _print(rows: Rows, as_json: bool, *, title: str) -> None:
             why = row["reason"]
         table.add_row(due, row["regime"], row["recipient"], row["stage"],
                       row["jurisdiction"] or "-", why, row["citation"])  # fmt: skip
-    Console(width=160).print(table)
+    table_console(width=160).print(table)
 
 
 def _parse_now(text: str | None) -> datetime:

@@ -96,8 +96,8 @@ def import_command(
         err.print(f"{file}: not imported\n{exc}", markup=False)
         raise typer.Exit(2) from exc
     except BreachNoticeError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
+        err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(2) from exc
     finally:
         engine.dispose()
     if shown > max_problems:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -143,6 +143,10 @@ def _report(problems: list[ContentProblem]) -> None:
         typer.echo(f"  {problem}", err=True)
 
 
+class Unreachable(str):
+    """Why an affected person's notice cannot be routed (they are known, but unreachable)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Reader:
     """One notice to preview: who reads it, where they live, the channel and contact point."""
@@ -199,7 +203,7 @@ def planned(
             contact_kinds=kinds, exhausted=(),
         )  # fmt: skip
         if route.channel is None:
-            return f"{person_id!r} is unreachable: {route.reason}"
+            return Unreachable(f"{person_id!r} is unreachable: {route.reason}")
         channel = route.channel
     point = usable[channel][0].as_data(recipient.country) if usable[channel] else None
     categories = tuple(found.categories) or tuple(incident.categories)
@@ -234,6 +238,17 @@ def sample(
         for value, bucket in zip(_dims(best), seen, strict=True):
             bucket.add(value)
     return picked
+
+
+def in_locale(reader: Reader, locale: str | None) -> Reader:
+    """`reader` reading in `locale` (--locale given with --person/--sample), else as stored."""
+    if locale is None or locale == reader.recipient.locale:
+        return reader
+    typer.echo(f"-- {reader.recipient.id}: shown in {locale} (--locale), their own is "
+               f"{reader.recipient.locale}", err=True)  # fmt: skip
+    recipient = Person.model_validate(reader.recipient.model_dump() | {"locale": locale})
+    same = reader.subject.id == reader.recipient.id
+    return replace(reader, recipient=recipient, subject=recipient if same else reader.subject)
 
 
 def _dims(r: Reader) -> tuple[str, str, str]:
@@ -286,7 +301,9 @@ def _show(composer: Composer, incident: Incident, reader: Reader, out: Path, htm
 def preview_command(
     incident_ref: Annotated[str, typer.Argument(
         metavar="INCIDENT", help="Incident file (YAML or JSON) or a stored incident id.")],
-    locale: Annotated[str, typer.Option(help="The reader's locale, e.g. nl or pt_BR.")] = "en",
+    locale: Annotated[str | None, typer.Option(help=(
+        "The reader's locale, e.g. nl or pt_BR (default en; with --person or --sample: "
+        "each reader's own)."))] = None,
     jurisdiction: Annotated[
         str | None, typer.Option(help="The reader's jurisdiction (ISO 3166), e.g. NL or US-CA.")
     ] = None,
@@ -306,8 +323,8 @@ def preview_command(
 ) -> None:  # fmt: skip
     """Render notices exactly as they would be sent, without sending anything: text here, HTML
     and PDF written to files (paths printed), and the content check's verdict per notice."""
-    locale = normalize_locale(locale)
-    if not LOCALE.match(locale):
+    locale = normalize_locale(locale) if locale is not None else None
+    if locale is not None and not LOCALE.match(locale):
         raise _fail(f"--locale: {locale!r} is invalid: not like `nl` or `pt_BR`")
     if jurisdiction is not None and not is_valid_jurisdiction(jurisdiction):
         raise _fail(f"--jurisdiction: {jurisdiction!r} is invalid: not an ISO 3166 code")
@@ -326,11 +343,15 @@ def preview_command(
     if engine is None or not (person or sample_size):
         country = country_of(jurisdiction) if jurisdiction else "ZZ"
         region = jurisdiction if jurisdiction and "-" in jurisdiction else None
-        reader = Person(id="preview", name=name, locale=locale, country=country, region=region)
+        reader = Person(
+            id="preview", name=name, locale=locale or "en", country=country, region=region
+        )
         readers = [Reader(reader, reader, jurisdiction, channel or "email",
                           tuple(incident.categories))]  # fmt: skip
     else:
-        readers = _readers(engine, incident, person, sample_size, channel)
+        readers = [
+            in_locale(r, locale) for r in _readers(engine, incident, person, sample_size, channel)
+        ]
     folder = out or _out_dir()
     sent = [_show(composer, incident, r, folder, output is Format.html) for r in readers]
     if not all(sent):
@@ -343,8 +364,8 @@ def _readers(engine: Engine, incident: Incident, person: str | None, n: int | No
     with Session(engine) as session:
         if person is not None:
             found = planned(session, incident, person, chain, channel)
-            if isinstance(found, str):
-                raise _fail(f"--person: {found}", 1)
+            if isinstance(found, str):  # not found: 2; found but unreachable: 1
+                raise _fail(f"--person: {found}", 1 if isinstance(found, Unreachable) else 2)
             return [found]
         readers = sample(session, incident, n or 1, chain, channel)
     if not readers:

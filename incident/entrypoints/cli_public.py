@@ -31,8 +31,9 @@ from incident.adapters.tables import (
     RegulatorReport,
     ReportItem,
 )
+from incident.entrypoints.cli_output import table_console
 from incident.errors import NotFound
-from incident.service.report_filing import refresh_report
+from incident.service.report_filing import refresh_report, report_items
 from incident.settings import Settings
 
 public_app = typer.Typer(help="The public notice of an incident.", no_args_is_help=True)
@@ -166,7 +167,7 @@ def list_reports(incident_id: str, as_json: JsonOption = False) -> None:
         table.add_column(column)
     for row in rows:
         table.add_row(*(escape(_cell(row[c])) for c in columns))
-    out.print(table)
+    table_console().print(table)
 
 
 def _cell(value: Any) -> str:
@@ -180,6 +181,15 @@ def set_item(incident_id: str, item: str, text: str) -> None:
     """Give a report item the incident record lacks (root cause, reasons for delay...)."""
     now = datetime.now(UTC)
     with _session(incident_id) as (session, _):
+        known = report_items(session, incident_id)
+        if item not in known:
+            listed = ", ".join(known) if known else f"none: no report of {incident_id} yet"
+            err.print(
+                f"[red]invalid:[/red] item: {escape(repr(item))} is not an item of "
+                f"{escape(incident_id)}'s reports; items: {escape(listed)}",
+                soft_wrap=True,
+            )
+            raise typer.Exit(2)
         row = session.get(ReportItem, (incident_id, item)) or ReportItem(
             incident_id=incident_id, item=item, text=text
         )

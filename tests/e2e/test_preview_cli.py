@@ -192,6 +192,19 @@ def test_a_person_without_a_usable_channel_is_named_unreachable(stored: str) -> 
     assert code == 1 and "unreachable" in err
 
 
+def test_a_locale_given_with_a_person_shows_their_notice_in_that_locale(stored: str) -> None:
+    """p-nl reads Dutch; --locale de shows the same routed email in German, and says so."""
+    code, out, err = preview(stored, "--person", "p-nl", "--locale", "de")
+    assert code == 0, err
+    assert "Subject: Belangrijk" not in out and "Subject: Wichtig: Sicherheitsvorfall" in out
+    assert "p-nl: shown in de (--locale), their own is nl" in err
+
+
+def test_a_person_who_is_not_affected_is_not_found_with_exit_code_2(stored: str) -> None:
+    code, _, err = preview(stored, "--person", "p-nobody")
+    assert code == 2 and "'p-nobody' is not affected by INC-P1" in err
+
+
 def test_a_sample_spreads_across_locales_jurisdictions_and_channels(stored: str) -> None:
     code, out, err = preview(stored, "--sample", "3")
     assert code == 0, err
