@@ -15,10 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from incident.adapters.db import check_schema, make_engine
 from incident.errors import NotFound
-from incident.service.evidence import export_evidence
-from incident.settings import Settings
 
 
 def evidence_command(
@@ -28,6 +25,10 @@ def evidence_command(
     ] = None,
 ) -> None:
     """Export who was told what, when and through which channel, with delivery states."""
+    from incident.adapters.db import check_schema, make_engine
+    from incident.service.evidence import export_evidence
+    from incident.settings import Settings
+
     settings = Settings()
     channels = settings.channels
     web_root = channels.get("announcement", {}).get("web_root") or ""

@@ -22,18 +22,17 @@ import csv
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.engine import Engine
 
-from incident.adapters.db import check_schema, make_engine
-from incident.domain.model import AttemptStatus, NoticeJob
-from incident.entrypoints.requeued import publish_moved_on
+from incident.domain.model import AttemptStatus
 from incident.errors import BreachNoticeError, InvalidInput, NotFound
-from incident.log import configure_logging
-from incident.service.receipts import apply_receipt
-from incident.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from incident.domain.model import NoticeJob
 
 SOURCE = "print_house"
 MAX_BYTES = 64 * 1024 * 1024
@@ -100,6 +99,8 @@ def apply_rows(
     engine: Engine, rows: list[ReturnRow]
 ) -> tuple[list[ReturnRow], list[NoticeJob], list[Problem]]:
     """Store each row's receipt in its own transaction: (recorded, to move on, problems)."""
+    from incident.service.receipts import apply_receipt
+
     recorded: list[ReturnRow] = []
     requeue: list[NoticeJob] = []
     problems: list[Problem] = []
@@ -131,6 +132,11 @@ def receipts_command(
     file: Annotated[Path, typer.Argument(help="The print house's CSV return file.")],
 ) -> None:
     """Record which letters were mailed and which came back (those people move on)."""
+    from incident.adapters.db import check_schema, make_engine
+    from incident.entrypoints.requeued import publish_moved_on
+    from incident.log import configure_logging
+    from incident.settings import Settings
+
     try:
         settings = Settings()
         configure_logging(fmt=settings.log_format, level=settings.log_level, libraries="warning")

@@ -9,6 +9,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from incident.adapters.documents import load_document
+from incident.domain.incident_spec import parse_incident_spec
 from incident.entrypoints import cli_preview
 from incident.entrypoints.cli import app
 from incident.settings import config_dir
@@ -113,7 +115,7 @@ def test_preview_sends_nothing_and_writes_only_the_html_it_names(
 
 
 def test_incident_raise_warnings_cover_every_scoped_jurisdiction_and_locale() -> None:
-    spec = cli_preview.parse_incident_spec(cli_preview.load_document(EXAMPLE))
+    spec = parse_incident_spec(load_document(EXAMPLE))
     found = cli_preview.content_warnings(spec)
     places = {p.jurisdiction for p in found}
     assert {"CN", "US-CA"} <= places
@@ -145,7 +147,7 @@ def stored(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("BREACHNOTICE_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("BREACHNOTICE_DISPATCH__FALLBACK_CHAIN", '["email", "sms", "letter"]')
     monkeypatch.chdir(tmp_path)
-    spec = cli_preview.parse_incident_spec(cli_preview.load_document(EXAMPLE))
+    spec = parse_incident_spec(load_document(EXAMPLE))
     engine = make_engine(sqlite_url)
     create_schema(engine)
     with Session(engine) as session:
