@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from channels import REGISTRY
 from channels.base import BuildContext, Channel, ChannelSettings, ChannelSpec, ContactCheck
 from incident.adapters.db import ensure_schema_current, make_engine
-from incident.adapters.kafka_bus import ensure_topics
+from incident.adapters.kafka_bus import ensure_topics, probe_servers
 from incident.adapters.local_broker import LocalBroker
 from incident.errors import ConfigError
 from incident.obligations import load_rules
@@ -64,6 +64,8 @@ def start_runtime(settings: Settings, *, embedded_ok: bool = True) -> Runtime:
         broker = stack.enter_context(LocalBroker())
         servers = broker.bootstrap_servers
         log.info("local_broker_started", bootstrap_servers=servers)
+    else:
+        probe_servers(servers)  # an unreachable cluster: one line in seconds, not 30 s of retries
     kafka = settings.kafka
     ensure_topics(
         kafka,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +59,33 @@ def _common(settings: KafkaSettings, bootstrap: str) -> dict[str, Any]:
             sasl_plain_password=settings.sasl_password,
         )
     return options
+
+
+def _host_port(server: str) -> tuple[str, int]:
+    host, _, port = server.strip().rpartition(":")
+    if not host or not port.isdigit():
+        raise QueueError(f"kafka.bootstrap_servers: {server!r} is invalid: not host:port")
+    return host.strip("[]"), int(port)
+
+
+def probe_servers(bootstrap: str, *, timeout: float = 5.0) -> None:
+    """QueueError in at most ~`timeout` seconds, naming every server tried, when none of the
+    bootstrap servers accepts a TCP connection (before any Kafka client retries for 30 s)."""
+    servers = [s.strip() for s in bootstrap.split(",") if s.strip()]
+    deadline = time.monotonic() + timeout
+    tried = []
+    for server in servers:
+        host, port = _host_port(server)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            tried.append(f"{server} (not tried: out of time)")
+            continue
+        try:
+            with socket.create_connection((host, port), timeout=min(left, 2.0)):
+                return
+        except OSError as exc:
+            tried.append(f"{server} ({exc.strerror or type(exc).__name__})")
+    raise QueueError(f"cannot reach Kafka: tried {', '.join(tried)}; check kafka.bootstrap_servers")
 
 
 def ensure_topics(settings: KafkaSettings, bootstrap: str, partitions: Mapping[str, int]) -> None:

@@ -75,6 +75,8 @@ RECEIPT_STATES = frozenset(
         AttemptStatus.FAILED,
     }
 )
+# Notice statuses an operator may move back to pending (`notices requeue --status`).
+REQUEUABLE = ("unreachable", "failed")
 RETURNED = frozenset({AttemptStatus.BOUNCED, AttemptStatus.UNDELIVERED, AttemptStatus.FAILED})
 
 

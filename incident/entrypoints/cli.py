@@ -16,9 +16,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from incident.adapters.db import open_database
-from incident.adapters.documents import load_document
-from incident.domain.incident_spec import IncidentSpec, parse_incident_spec
 from incident.entrypoints import (
     cli_db,
     cli_email,
@@ -31,13 +28,11 @@ from incident.entrypoints import (
     cli_public,
 )
 from incident.errors import BreachNoticeError, ConfigError, DocumentError, InvalidInputs
-from incident.log import configure_logging
-from incident.service.intake import raise_incident
-from incident.service.progress import enrichment_report, notice_counts
-from incident.settings import Settings
 
 if TYPE_CHECKING:
     from incident.bootstrap import Runtime
+    from incident.domain.incident_spec import IncidentSpec
+    from incident.settings import Settings
 
 app = typer.Typer(
     help="Tell people and regulators about a personal-data breach, on time.",
@@ -52,6 +47,9 @@ err = Console(stderr=True)
 def _settings(*, quiet: bool = False) -> Settings:
     """Settings and logging; `quiet` keeps per-notice lines out of an interactive run's way
     unless BREACHNOTICE_LOG_LEVEL asks for them."""
+    from incident.log import configure_logging
+    from incident.settings import Settings
+
     try:
         settings = Settings()
     except BreachNoticeError as exc:
@@ -66,6 +64,9 @@ def _settings(*, quiet: bool = False) -> Settings:
 
 def read_incident_file(file: Path) -> IncidentSpec:
     """The incident in a YAML/JSON file: DocumentError or InvalidInputs, nothing else."""
+    from incident.adapters.documents import load_document
+    from incident.domain.incident_spec import parse_incident_spec
+
     return parse_incident_spec(load_document(file))
 
 
@@ -75,6 +76,9 @@ def raise_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print {'incident_id': ...}.")] = False,
 ) -> None:
     """Validate and store an incident; the outbox relay queues it for enrichment."""
+    from incident.adapters.db import open_database
+    from incident.service.intake import raise_incident
+
     settings = _settings()
     try:
         spec = read_incident_file(file)
@@ -95,6 +99,9 @@ def raise_cmd(
 @incident_app.command("status")
 def status_cmd(incident_id: str) -> None:
     """Counts of affected people and notices by status."""
+    from incident.adapters.db import open_database
+    from incident.service.progress import enrichment_report, notice_counts
+
     settings = _settings()
     from sqlmodel import Session
 
@@ -151,6 +158,7 @@ def clock_cmd(
     """Record an instant that starts or pauses a deadline clock, then recompute obligations."""
     from sqlmodel import Session
 
+    from incident.adapters.db import open_database
     from incident.adapters.tables import Incident
     from incident.domain.events import ClockRecorded
     from incident.domain.timezones import parse_instant
@@ -295,8 +303,10 @@ cli_people.register(app)
 
 
 def main() -> None:
+    """Exit codes: 0 done, 2 bad input, not found, bad configuration or an unreachable peer
+    (every BreachNoticeError: one line on standard error), 1 a failure while working."""
     try:
         app()
     except BreachNoticeError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        sys.exit(1)
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)

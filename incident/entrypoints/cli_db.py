@@ -14,17 +14,15 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from alembic import command
 from rich.console import Console
-from sqlalchemy.engine import Engine
 
-from incident.adapters.db import make_engine, schema_state, upgrade_to_head
-from incident.adapters.migrations import MIGRATIONS_DIR, alembic_config
 from incident.errors import BreachNoticeError, ConfigError
-from incident.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 db_app = typer.Typer(
     help="The database schema: upgrade it, show its revision.", no_args_is_help=True
@@ -39,6 +37,8 @@ def register(app: typer.Typer) -> None:
 @db_app.command("upgrade")
 def upgrade_command() -> None:
     """Migrate the database to this build's newest revision (a 0.1.0 database keeps its rows)."""
+    from incident.adapters.db import upgrade_to_head
+
     with _engine() as engine:
         state = upgrade_to_head(engine)
     typer.echo(f"database at revision {state.found()} (head)")
@@ -47,6 +47,8 @@ def upgrade_command() -> None:
 @db_app.command("current")
 def current_command() -> None:
     """Print the database's revision and how it stands against this build."""
+    from incident.adapters.db import schema_state
+
     with _engine() as engine:
         state = schema_state(engine)
     if state.unknown:
@@ -67,6 +69,11 @@ def revision_command(
 
     Compares the models with a fresh SQLite database at head; run it from a checkout.
     """
+    from alembic import command
+
+    from incident.adapters.db import make_engine, upgrade_to_head
+    from incident.adapters.migrations import MIGRATIONS_DIR, alembic_config
+
     with tempfile.TemporaryDirectory() as scratch:
         engine = make_engine(f"sqlite:///{Path(scratch) / 'head.db'}")
         try:
@@ -82,6 +89,9 @@ def revision_command(
 
 @contextmanager
 def _engine() -> Iterator[Engine]:
+    from incident.adapters.db import make_engine
+    from incident.settings import Settings
+
     err = Console(stderr=True, highlight=False)
     try:
         settings = Settings()
@@ -93,6 +103,6 @@ def _engine() -> Iterator[Engine]:
         yield engine
     except BreachNoticeError as exc:
         err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
-        raise typer.Exit(1) from exc
+        raise typer.Exit(2) from exc
     finally:
         engine.dispose()

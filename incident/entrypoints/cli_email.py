@@ -13,26 +13,22 @@ delivery reports (out-of-office replies) are counted and left for a person to re
 
 from __future__ import annotations
 
-import mailbox
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import structlog
 import typer
-from sqlalchemy.engine import Engine
 
-from incident.adapters.db import check_schema, make_engine
-from incident.domain.model import DeliverySource, NoticeJob
-from incident.entrypoints.requeued import publish_moved_on
-from incident.errors import BreachNoticeError, InvalidInput, NotFound, Unverified
-from incident.log import configure_logging
-from incident.service.bounces import BounceReport, parse, verifier
-from incident.service.confirmation import secret_of
-from incident.service.keyed_ids import message_key_of
-from incident.service.receipts import apply_receipt
-from incident.settings import Settings
+from incident.domain.model import DeliverySource
+from incident.errors import BreachNoticeError, InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from incident.domain.model import NoticeJob
+    from incident.service.bounces import BounceReport
 
 log = structlog.get_logger()
 SOURCE = DeliverySource.BOUNCE_REPORT.value
@@ -61,6 +57,10 @@ def record_reports(
 ) -> None:
     """Store each recipient's verdict as a receipt of the delivery its Message-ID names, when
     that Message-ID verifies."""
+    from incident.errors import Unverified
+    from incident.service.bounces import verifier
+    from incident.service.receipts import apply_receipt
+
     for report in reports:
         status = report.receipt
         if status is None or report.message_id is None:
@@ -99,6 +99,10 @@ def ingest_maildir(
     engine: Engine, path: Path, *, message_key: bytes, delete: bool = False
 ) -> Tally:
     """Read every unseen message of the Maildir; mark it seen (or delete it) once stored."""
+    import mailbox
+
+    from incident.service.bounces import parse
+
     box = mailbox.Maildir(path, create=False)
     tally = Tally()
     for key in list(box.iterkeys()):
@@ -127,6 +131,13 @@ def bounces_command(
     delete: Annotated[bool, typer.Option(help="Remove each report once recorded.")] = False,
 ) -> None:
     """Record bounces and delay reports (RFC 3464) of sent notices; bounced people move on."""
+    from incident.adapters.db import check_schema, make_engine
+    from incident.entrypoints.requeued import publish_moved_on
+    from incident.log import configure_logging
+    from incident.service.confirmation import secret_of
+    from incident.service.keyed_ids import message_key_of
+    from incident.settings import Settings
+
     if not (maildir / "new").is_dir() or not (maildir / "cur").is_dir():
         typer.echo(f"{maildir}: not a Maildir (needs new/ and cur/)", err=True)
         raise typer.Exit(2)

@@ -15,11 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from channels.safe_files import id_problem
-from incident.adapters.db import check_schema, make_engine
-from incident.errors import InvalidInput, NotFound
-from incident.service.evidence import export_evidence
-from incident.settings import Settings
+from incident.errors import NotFound
 
 
 def evidence_command(
@@ -29,10 +25,16 @@ def evidence_command(
     ] = None,
 ) -> None:
     """Export who was told what, when and through which channel, with delivery states."""
+    from channels.safe_files import id_problem
+    from incident.errors import InvalidInput
     if rule := id_problem(incident_id):
         shown = escape(f"incident: {incident_id!r}: {rule}")
         Console(stderr=True).print(f"[red]invalid:[/red] {shown}", soft_wrap=True)
         raise typer.Exit(2)
+    from incident.adapters.db import check_schema, make_engine
+    from incident.service.evidence import export_evidence
+    from incident.settings import Settings
+
     settings = Settings()
     channels = settings.channels
     web_root = channels.get("announcement", {}).get("web_root") or ""

@@ -27,22 +27,18 @@ import hmac
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.engine import Engine
 
-from channels.letter import letter_id_for
-from incident.adapters.db import check_schema, make_engine
-from incident.adapters.tables import DeliveryAttempt
-from incident.domain.model import AttemptStatus, NoticeJob
-from incident.entrypoints.requeued import publish_moved_on
-from incident.errors import BreachNoticeError, InvalidInput, NotFound, Unverified
-from incident.log import configure_logging
-from incident.service.confirmation import secret_of
-from incident.service.keyed_ids import message_id_verifies, message_key_of
-from incident.service.receipts import Verify, apply_receipt
-from incident.settings import Settings
+from incident.domain.model import AttemptStatus
+from incident.errors import BreachNoticeError, InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from incident.domain.model import NoticeJob
+    from incident.service.receipts import Verify
 
 SOURCE = "print_house"
 MAX_BYTES = 64 * 1024 * 1024
@@ -107,6 +103,10 @@ def _is_date(value: str) -> bool:
 
 def letter_verifier(message_key: bytes, letter_id: str) -> Verify:
     """The check of the delivery a row's letter id names (one HMAC, one SHA-256)."""
+    from channels.letter import letter_id_for
+    from incident.adapters.tables import DeliveryAttempt
+    from incident.errors import Unverified
+    from incident.service.keyed_ids import message_id_verifies
 
     def verify(attempt: DeliveryAttempt) -> Unverified | None:
         if attempt.channel != "letter":
@@ -123,6 +123,8 @@ def apply_rows(
     engine: Engine, rows: list[ReturnRow], message_key: bytes
 ) -> tuple[list[ReturnRow], list[NoticeJob], list[Problem]]:
     """Store each row's receipt in its own transaction: (recorded, to move on, problems)."""
+    from incident.service.receipts import apply_receipt
+
     recorded: list[ReturnRow] = []
     requeue: list[NoticeJob] = []
     problems: list[Problem] = []
@@ -155,6 +157,13 @@ def receipts_command(
     file: Annotated[Path, typer.Argument(help="The print house's CSV return file.")],
 ) -> None:
     """Record which letters were mailed and which came back (those people move on)."""
+    from incident.adapters.db import check_schema, make_engine
+    from incident.entrypoints.requeued import publish_moved_on
+    from incident.log import configure_logging
+    from incident.service.confirmation import secret_of
+    from incident.service.keyed_ids import message_key_of
+    from incident.settings import Settings
+
     try:
         settings = Settings()
         configure_logging(fmt=settings.log_format, level=settings.log_level, libraries="warning")

@@ -4,19 +4,19 @@ corrected contact point."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
-from incident.adapters.db import ensure_schema_current, make_engine
-from incident.adapters.tables import Incident
+from incident.domain.model import REQUEUABLE
 from incident.errors import BreachNoticeError
-from incident.service.enrich import queue_pending
-from incident.service.requeue import REQUEUABLE, requeue
-from incident.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from incident.adapters.tables import Incident
+    from incident.settings import Settings
 
 notices_app = typer.Typer(
     help="Notices: preview them as people receive them, repair them after an outage.",
@@ -35,6 +35,13 @@ def requeue_cmd(
     channel: Annotated[str | None, typer.Option(help="Only attempts on this channel.")] = None,
 ) -> None:
     """Move unreachable notices (or failed attempts) of INCIDENT back to pending."""
+    from sqlmodel import Session
+
+    from incident.adapters.db import ensure_schema_current, make_engine
+    from incident.adapters.tables import Incident
+    from incident.service.requeue import requeue
+    from incident.settings import Settings
+
     settings = Settings()
     engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     ensure_schema_current(engine, auto_upgrade=engine.dialect.name == "sqlite")
@@ -62,6 +69,8 @@ def requeue_cmd(
 
 
 def _publish(settings: Settings, engine: Engine, incident: Incident) -> int:
+    from incident.service.enrich import queue_pending
+
     if not settings.kafka.bootstrap_servers:
         return 0
     from incident.adapters.kafka_bus import MessageProducer

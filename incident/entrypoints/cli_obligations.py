@@ -16,22 +16,21 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
-from sqlmodel import Session
 
-from incident.adapters.db import check_schema, make_engine
-from incident.adapters.obligation_tables import ObligationRecord
-from incident.adapters.tables import AlertSent
+from incident.entrypoints.cli_output import table_console
 from incident.errors import ConfigError, DocumentError, InvalidInput, InvalidInputs, NotFound
-from incident.obligations import Rules, assess, load_facts_file, load_rules
-from incident.service.alerts import alerts_by_obligation
-from incident.service.obligations import open_obligations, recompute_obligations
-from incident.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from incident.adapters.obligation_tables import ObligationRecord
+    from incident.adapters.tables import AlertSent
+    from incident.obligations import Rules
 
 Rows = Sequence[dict[str, Any]]
 
@@ -55,6 +54,8 @@ def obligations_command(
     ] = None,
 ) -> None:
     """Who must be told, by when and why: for a facts file (what-if) or a stored incident."""
+    from incident.obligations import assess, load_facts_file, load_rules
+
     with _bad_input_exits():
         rules = load_rules(rules_file)
         if what == "assess":
@@ -80,6 +81,11 @@ def deadlines_command(
     ] = False,
 ) -> None:
     """Every open obligation of every incident with its time left, soonest first."""
+    from rich.table import Table
+
+    from incident.service.alerts import alerts_by_obligation
+    from incident.service.obligations import open_obligations
+
     with _bad_input_exits():
         at = _parse_now(now)
         with _session() as session:
@@ -107,7 +113,7 @@ def deadlines_command(
         table.add_row(left, shown + ("" if r.due or not when else " (target)"), r.incident_id,
                       r.regime, r.recipient, r.stage, r.jurisdiction,
                       sent, style=style)  # fmt: skip
-    Console().print(table)
+    table_console().print(table)
 
 
 def _alerts_json(rows: Sequence[AlertSent]) -> list[dict[str, Any]]:
@@ -144,6 +150,11 @@ def _bad_input_exits() -> Iterator[None]:
 
 @contextmanager
 def _session() -> Iterator[Session]:
+    from sqlmodel import Session
+
+    from incident.adapters.db import check_schema, make_engine
+    from incident.settings import Settings
+
     engine = make_engine(Settings().database_url)
     try:
         check_schema(engine, auto_upgrade=Settings().database_auto_upgrade)
@@ -154,6 +165,8 @@ def _session() -> Iterator[Session]:
 
 
 def _stored(incident_id: str, rules: Rules) -> list[dict[str, Any]]:
+    from incident.service.obligations import recompute_obligations
+
     with _session() as session:
         records = recompute_obligations(session, incident_id, now=datetime.now(UTC), rules=rules)
         session.commit()
@@ -161,6 +174,8 @@ def _stored(incident_id: str, rules: Rules) -> list[dict[str, Any]]:
 
 
 def _print(rows: Rows, as_json: bool, *, title: str) -> None:
+    from rich.table import Table
+
     if as_json:
         typer.echo(json.dumps(list(rows), indent=2, ensure_ascii=False))
         return
@@ -176,7 +191,7 @@ def _print(rows: Rows, as_json: bool, *, title: str) -> None:
             why = row["reason"]
         table.add_row(due, row["regime"], row["recipient"], row["stage"],
                       row["jurisdiction"] or "-", why, row["citation"])  # fmt: skip
-    Console(width=160).print(table)
+    table_console(width=160).print(table)
 
 
 def _parse_now(text: str | None) -> datetime:

@@ -12,20 +12,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
-from channels import REGISTRY
-from incident.adapters.db import ensure_schema_current, make_engine
-from incident.bootstrap import directory_checks
-from incident.domain.directory_rows import RowProblem
 from incident.errors import BreachNoticeError, ConfigError, InvalidInputs
-from incident.service.directory_import import BATCH, ImportSummary, file_format, import_people
-from incident.settings import Settings
 
+if TYPE_CHECKING:
+    from incident.service.directory_import import ImportSummary
+
+BATCH = 5000  # rows per transaction: directory_import.BATCH (not imported here: start-up time)
 people_app = typer.Typer(help="The user directory: import people.", no_args_is_help=True)
 
 
@@ -46,6 +43,15 @@ def import_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Insert or update people (matched by id) and their contact points from FILE."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    from channels import REGISTRY
+    from incident.adapters.db import ensure_schema_current, make_engine
+    from incident.bootstrap import directory_checks
+    from incident.domain.directory_rows import RowProblem
+    from incident.service.directory_import import file_format, import_people
+    from incident.settings import Settings
+
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         settings = Settings()
@@ -97,8 +103,8 @@ def import_command(
         err.print(f"{file}: not imported\n{exc}", markup=False)
         raise typer.Exit(2) from exc
     except BreachNoticeError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
+        err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(2) from exc
     finally:
         engine.dispose()
     if shown > max_problems:

@@ -13,47 +13,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, col, select
 
-from channels import REGISTRY
-from channels.base import ContactPointData, RenderedMessage
-from channels.errors import ChannelError
-from channels.letter import LetterChannel, split_furniture
-from channels.push import PushChannel, topic_for
-from channels.safe_files import inside
-from channels.sms import SmsChannel, SmsSettings
-from channels.voice import VoiceChannel, VoiceSettings, spoken
-from incident.adapters.db import make_engine
-from incident.adapters.documents import load_document
-from incident.adapters.tables import AffectedPerson, Incident, Person
-from incident.domain.contacts import usable_contact_points
-from incident.domain.content import (
-    BLOCKING,
-    ContentProblem,
-    IncidentContent,
-    MissingSection,
-    check_notice_content,
-    load_formats,
-)
-from incident.domain.incident_spec import LOCALE, IncidentSpec, parse_incident_spec
-from incident.domain.jurisdiction import country_of, is_valid_jurisdiction
-from incident.domain.policy import next_channel, preferred_order
 from incident.errors import ConfigError, DocumentError, InvalidInputs
-from incident.obligations import load_rules
-from incident.rendering import Renderer, normalize_locale
-from incident.service import intake
-from incident.service.compose import Composer, Delivery
-from incident.service.directory import load_contacts
-from incident.settings import Settings, templates_dir
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+    from sqlmodel import Session
+
+    from channels.base import ContactPointData, RenderedMessage
+    from incident.adapters.tables import Incident, Person
+    from incident.domain.content import ContentProblem, IncidentContent
+    from incident.domain.incident_spec import IncidentSpec
+    from incident.service.compose import Composer
 
 PREVIEW_ID = "PREVIEW"
 PREVIEW_DIR = Path("out") / "preview"
@@ -67,6 +45,8 @@ class Format(StrEnum):
 
 def incident_row(spec: IncidentSpec, incident_id: str = PREVIEW_ID) -> Incident:
     """The row intake would store for `spec`, in memory only."""
+    from incident.service import intake
+
     return intake.incident_row(
         spec, incident_id=incident_id, status="preview", now=datetime.now(UTC)
     )
@@ -78,6 +58,11 @@ def sendable(
     """What `channel` would send for `msg`, by file extension, built by the channel's own code
     and sent nowhere: email text (with its subject) and HTML, the SMS body as budgeted, the
     spoken voice script, the push payload, the letter's PDF, the public page."""
+    from channels.letter import LetterChannel
+    from channels.push import PushChannel, topic_for
+    from channels.sms import SmsChannel, SmsSettings
+    from channels.voice import VoiceChannel, VoiceSettings, spoken
+
     if channel == "sms":
         return {"txt": (SmsChannel(SmsSettings()).body_for(msg) + "\n").encode()}
     if channel == "voice":
@@ -101,6 +86,10 @@ def sendable(
 def _jurisdictions(spec: IncidentSpec) -> Sequence[str | None]:
     """Where the incident's readers may live: its scope, plus every subdivision of a scoped
     country that has a notice format or a rule of its own (a US scope checks US-CA and US-MA)."""
+    from incident.domain.content import load_formats
+    from incident.domain.jurisdiction import country_of
+    from incident.obligations import load_rules
+
     countries = set(spec.scope.countries)
     if spec.scope.people is not None:
         return [None]
@@ -117,6 +106,9 @@ def content_warnings(
 ) -> list[ContentProblem]:
     """Content-check problems of an incident for every jurisdiction of its scope and every
     locale it is written in: what `incident raise` prints as warnings."""
+    from incident.domain.content import check_notice_content
+    from incident.domain.incident_spec import IncidentSpec
+
     places: Sequence[str | None] = [None]
     if jurisdictions is not None:
         places = list(jurisdictions)
@@ -144,6 +136,10 @@ def _report(problems: list[ContentProblem]) -> None:
         typer.echo(f"  {problem}", err=True)
 
 
+class Unreachable(str):
+    """Why an affected person's notice cannot be routed (they are known, but unreachable)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Reader:
     """One notice to preview: who reads it, where they live, the channel and contact point."""
@@ -158,6 +154,13 @@ class Reader:
 
 def _stored(incident_id: str) -> tuple[Incident, Engine]:
     """A stored incident, read with the settings' database_url (nothing is written)."""
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlmodel import Session
+
+    from incident.adapters.db import make_engine
+    from incident.adapters.tables import Incident
+    from incident.settings import Settings
+
     try:
         settings = Settings()
     except ValueError as exc:
@@ -180,6 +183,14 @@ def planned(
 ) -> Reader | str:  # fmt: skip
     """`person_id`'s notice as planning routes it: their guardian when a minor, their locale
     and jurisdiction, the first usable channel of the chain (or `channel`); else why not."""
+    from sqlmodel import select
+
+    from channels import REGISTRY
+    from incident.adapters.tables import AffectedPerson, Person
+    from incident.domain.contacts import usable_contact_points
+    from incident.domain.policy import next_channel, preferred_order
+    from incident.service.directory import load_contacts
+
     found = session.exec(
         select(AffectedPerson).where(
             AffectedPerson.incident_id == incident.id, AffectedPerson.person_id == person_id
@@ -200,7 +211,7 @@ def planned(
             contact_kinds=kinds, exhausted=(),
         )  # fmt: skip
         if route.channel is None:
-            return f"{person_id!r} is unreachable: {route.reason}"
+            return Unreachable(f"{person_id!r} is unreachable: {route.reason}")
         channel = route.channel
     point = usable[channel][0].as_data(recipient.country) if usable[channel] else None
     categories = tuple(found.categories) or tuple(incident.categories)
@@ -212,6 +223,10 @@ def sample(
 ) -> list[Reader]:
     """`n` affected people spread across locales, jurisdictions and channels: each pick adds
     as many not-yet-seen values of the three as it can (ties: the lowest person id)."""
+    from sqlmodel import col, select
+
+    from incident.adapters.tables import AffectedPerson, Person
+
     rows = session.exec(
         select(AffectedPerson.person_id, AffectedPerson.jurisdiction, Person.locale)
         .join(Person, col(Person.id) == col(AffectedPerson.recipient_id))
@@ -237,6 +252,19 @@ def sample(
     return picked
 
 
+def in_locale(reader: Reader, locale: str | None) -> Reader:
+    """`reader` reading in `locale` (--locale given with --person/--sample), else as stored."""
+    from incident.adapters.tables import Person
+
+    if locale is None or locale == reader.recipient.locale:
+        return reader
+    typer.echo(f"-- {reader.recipient.id}: shown in {locale} (--locale), their own is "
+               f"{reader.recipient.locale}", err=True)  # fmt: skip
+    recipient = Person.model_validate(reader.recipient.model_dump() | {"locale": locale})
+    same = reader.subject.id == reader.recipient.id
+    return replace(reader, recipient=recipient, subject=recipient if same else reader.subject)
+
+
 def _dims(r: Reader) -> tuple[str, str, str]:
     return r.recipient.locale, r.jurisdiction or "-", r.channel
 
@@ -248,6 +276,12 @@ def _news(r: Reader, seen: tuple[set[str], set[str], set[str]]) -> int:
 def _show(composer: Composer, incident: Incident, reader: Reader, out: Path, html: bool) -> bool:
     """Print one notice, write its HTML and PDF, give the content check's verdict; False when
     it could not be sent."""
+    from channels.errors import ChannelError
+    from channels.letter import split_furniture
+    from channels.safe_files import inside
+    from incident.domain.content import BLOCKING, MissingSection, check_notice_content
+    from incident.service.compose import Delivery
+
     channel, locale = reader.channel, reader.recipient.locale
     problems = check_notice_content(incident, reader.jurisdiction, locale)
     d = Delivery(f"{incident.id}:{reader.subject.id}:{channel}:{incident.notice_version}", 0,
@@ -291,7 +325,9 @@ def _show(composer: Composer, incident: Incident, reader: Reader, out: Path, htm
 def preview_command(
     incident_ref: Annotated[str, typer.Argument(
         metavar="INCIDENT", help="Incident file (YAML or JSON) or a stored incident id.")],
-    locale: Annotated[str, typer.Option(help="The reader's locale, e.g. nl or pt_BR.")] = "en",
+    locale: Annotated[str | None, typer.Option(help=(
+        "The reader's locale, e.g. nl or pt_BR (default en; with --person or --sample: "
+        "each reader's own)."))] = None,
     jurisdiction: Annotated[
         str | None, typer.Option(help="The reader's jurisdiction (ISO 3166), e.g. NL or US-CA.")
     ] = None,
@@ -311,8 +347,14 @@ def preview_command(
 ) -> None:  # fmt: skip
     """Render notices exactly as they would be sent, without sending anything: text here, HTML
     and PDF written to files (paths printed), and the content check's verdict per notice."""
-    locale = normalize_locale(locale)
-    if not LOCALE.match(locale):
+    from channels import REGISTRY
+    from incident.adapters.tables import Person
+    from incident.domain.incident_spec import LOCALE
+    from incident.domain.jurisdiction import country_of, is_valid_jurisdiction
+    from incident.rendering import normalize_locale
+
+    locale = normalize_locale(locale) if locale is not None else None
+    if locale is not None and not LOCALE.match(locale):
         raise _fail(f"--locale: {locale!r} is invalid: not like `nl` or `pt_BR`")
     if jurisdiction is not None and not is_valid_jurisdiction(jurisdiction):
         raise _fail(f"--jurisdiction: {jurisdiction!r} is invalid: not an ISO 3166 code")
@@ -331,11 +373,15 @@ def preview_command(
     if engine is None or not (person or sample_size):
         country = country_of(jurisdiction) if jurisdiction else "ZZ"
         region = jurisdiction if jurisdiction and "-" in jurisdiction else None
-        reader = Person(id="preview", name=name, locale=locale, country=country, region=region)
+        reader = Person(
+            id="preview", name=name, locale=locale or "en", country=country, region=region
+        )
         readers = [Reader(reader, reader, jurisdiction, channel or "email",
                           tuple(incident.categories))]  # fmt: skip
     else:
-        readers = _readers(engine, incident, person, sample_size, channel)
+        readers = [
+            in_locale(r, locale) for r in _readers(engine, incident, person, sample_size, channel)
+        ]
     folder = out or _out_dir()
     sent = [_show(composer, incident, r, folder, output is Format.html) for r in readers]
     if not all(sent):
@@ -344,12 +390,17 @@ def preview_command(
 
 def _readers(engine: Engine, incident: Incident, person: str | None, n: int | None,
              channel: str | None) -> list[Reader]:  # fmt: skip
+    from sqlmodel import Session
+
+    from channels import REGISTRY
+    from incident.settings import Settings
+
     chain = [c for c in Settings().dispatch.fallback_chain if c in REGISTRY]
     with Session(engine) as session:
         if person is not None:
             found = planned(session, incident, person, chain, channel)
-            if isinstance(found, str):
-                raise _fail(f"--person: {found}", 1)
+            if isinstance(found, str):  # not found: 2; found but unreachable: 1
+                raise _fail(f"--person: {found}", 1 if isinstance(found, Unreachable) else 2)
             return [found]
         readers = sample(session, incident, n or 1, chain, channel)
     if not readers:
@@ -361,6 +412,8 @@ def _readers(engine: Engine, incident: Incident, person: str | None, n: int | No
 
 
 def _out_dir() -> Path:
+    from incident.settings import Settings
+
     try:
         return Settings().out_dir / "preview"
     except ValueError:
@@ -368,6 +421,9 @@ def _out_dir() -> Path:
 
 
 def _spec(path: Path) -> IncidentSpec:
+    from incident.adapters.documents import load_document
+    from incident.domain.incident_spec import parse_incident_spec
+
     try:
         return parse_incident_spec(load_document(path))
     except (DocumentError, InvalidInputs) as exc:
@@ -378,6 +434,11 @@ def _spec(path: Path) -> IncidentSpec:
 
 
 def _composer(channel: str | None) -> Composer:
+    from channels import REGISTRY
+    from incident.rendering import Renderer
+    from incident.service.compose import Composer
+    from incident.settings import templates_dir
+
     parts = {n: REGISTRY[n].template_parts for n in ([channel] if channel else REGISTRY)}
     try:
         renderer = Renderer(templates_dir(), required_parts=parts)

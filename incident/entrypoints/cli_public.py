@@ -14,27 +14,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
-from sqlmodel import Session, col, select
 
-from channels.safe_files import inside
-from incident.adapters.db import check_schema, make_engine
-from incident.adapters.tables import (
-    AuditEvent,
-    DeliveryAttempt,
-    Incident,
-    Notice,
-    RegulatorReport,
-    ReportItem,
-)
+from incident.entrypoints.cli_output import table_console
 from incident.errors import NotFound
-from incident.service.report_filing import refresh_report
-from incident.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from incident.adapters.tables import DeliveryAttempt, Notice
+    from incident.settings import Settings
 
 public_app = typer.Typer(help="The public notice of an incident.", no_args_is_help=True)
 reports_app = typer.Typer(help="Reports to regulators.", no_args_is_help=True)
@@ -50,6 +43,12 @@ def register(app: typer.Typer) -> None:
 
 @contextmanager
 def _session(incident_id: str) -> Iterator[tuple[Session, Settings]]:
+    from sqlmodel import Session
+
+    from incident.adapters.db import check_schema, make_engine
+    from incident.adapters.tables import Incident
+    from incident.settings import Settings
+
     settings = Settings()
     engine = make_engine(settings.database_url)
     try:
@@ -64,6 +63,10 @@ def _session(incident_id: str) -> Iterator[tuple[Session, Settings]]:
 
 
 def _attempt(session: Session, notice: Notice, kind: str) -> DeliveryAttempt | None:
+    from sqlmodel import select
+
+    from incident.adapters.tables import DeliveryAttempt
+
     return session.exec(
         select(DeliveryAttempt).where(
             DeliveryAttempt.incident_id == notice.incident_id,
@@ -83,6 +86,11 @@ def _summary(attempt: DeliveryAttempt | None) -> dict[str, Any] | None:
 @public_app.command("show")
 def show(incident_id: str, as_json: JsonOption = False) -> None:
     """The public notice: why it exists (rule, reason, citation), status and published versions."""
+    from sqlmodel import col, select
+
+    from channels.safe_files import inside
+    from incident.adapters.tables import AuditEvent, Notice
+
     with _session(incident_id) as (session, settings):
         notices = session.exec(
             select(Notice)
@@ -134,6 +142,11 @@ def show(incident_id: str, as_json: JsonOption = False) -> None:
 @reports_app.command("list")
 def list_reports(incident_id: str, as_json: JsonOption = False) -> None:
     """Every report version: obligation, phase, status, missing items, submission."""
+    from rich.table import Table
+    from sqlmodel import col, select
+
+    from incident.adapters.tables import Notice, RegulatorReport
+
     with _session(incident_id) as (session, _):
         reports = session.exec(
             select(RegulatorReport)
@@ -167,7 +180,7 @@ def list_reports(incident_id: str, as_json: JsonOption = False) -> None:
         table.add_column(column)
     for row in rows:
         table.add_row(*(escape(_cell(row[c])) for c in columns))
-    out.print(table)
+    table_console().print(table)
 
 
 def _cell(value: Any) -> str:
@@ -179,8 +192,22 @@ def _cell(value: Any) -> str:
 @reports_app.command("set")
 def set_item(incident_id: str, item: str, text: str) -> None:
     """Give a report item the incident record lacks (root cause, reasons for delay...)."""
+    from sqlmodel import select
+
+    from incident.adapters.tables import RegulatorReport, ReportItem
+    from incident.service.report_filing import refresh_report, report_items
+
     now = datetime.now(UTC)
     with _session(incident_id) as (session, _):
+        known = report_items(session, incident_id)
+        if item not in known:
+            listed = ", ".join(known) if known else f"none: no report of {incident_id} yet"
+            err.print(
+                f"[red]invalid:[/red] item: {escape(repr(item))} is not an item of "
+                f"{escape(incident_id)}'s reports; items: {escape(listed)}",
+                soft_wrap=True,
+            )
+            raise typer.Exit(2)
         row = session.get(ReportItem, (incident_id, item)) or ReportItem(
             incident_id=incident_id, item=item, text=text
         )

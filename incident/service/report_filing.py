@@ -23,7 +23,14 @@ from incident.adapters.tables import (
 )
 from incident.domain.model import AddresseeKind, NoticeStatus
 from incident.service.obligations import open_obligations
-from incident.service.reports import FINAL_STAGES, Report, ReportFacts, build_report, report_kind
+from incident.service.reports import (
+    FINAL_STAGES,
+    Report,
+    ReportFacts,
+    build_report,
+    report_kind,
+    required_items,
+)
 
 
 def chain_of(ob: ObligationRecord) -> str:
@@ -142,6 +149,21 @@ def _prepare(
     )
     session.flush()
     return row
+
+
+def report_items(session: Session, incident_id: str) -> list[str]:
+    """Every content item the incident's reports ask for (what `reports set` may give)."""
+    keys = session.exec(
+        select(RegulatorReport.obligation_key).where(RegulatorReport.incident_id == incident_id)
+    ).all()
+    if not keys:
+        return []
+    obligations = session.exec(
+        select(ObligationRecord).where(
+            ObligationRecord.incident_id == incident_id, col(ObligationRecord.key).in_(set(keys))
+        )
+    ).all()
+    return sorted({item for ob in obligations for item in required_items(ob)})
 
 
 def report_for_notice(session: Session, notice_id: int) -> RegulatorReport | None:

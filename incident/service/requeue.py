@@ -10,13 +10,12 @@ from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from incident.adapters.tables import AuditEvent, ContactPoint, DeliveryAttempt, Incident, Notice
-from incident.domain.model import RETURNED, AttemptStatus, NoticeStatus
+from incident.domain.model import REQUEUABLE, RETURNED, AttemptStatus, NoticeStatus
 from incident.errors import InvalidInput, NotFound
 
 # Problems a delivery verdict left on a contact point (validation problems are not cleared:
 # the directory must be corrected for those, and enrichment checks them again).
 _VERDICT_PREFIXES = ("refused:", "bounced", "undelivered", "failed")
-REQUEUABLE = ("unreachable", "failed")
 
 
 @dataclass(frozen=True, slots=True)

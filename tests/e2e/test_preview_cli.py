@@ -9,6 +9,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from incident.adapters.documents import load_document
+from incident.domain.incident_spec import parse_incident_spec
 from incident.entrypoints import cli_preview
 from incident.entrypoints.cli import app
 from incident.settings import config_dir
@@ -113,7 +115,7 @@ def test_preview_sends_nothing_and_writes_only_the_html_it_names(
 
 
 def test_incident_raise_warnings_cover_every_scoped_jurisdiction_and_locale() -> None:
-    spec = cli_preview.parse_incident_spec(cli_preview.load_document(EXAMPLE))
+    spec = parse_incident_spec(load_document(EXAMPLE))
     found = cli_preview.content_warnings(spec)
     places = {p.jurisdiction for p in found}
     assert {"CN", "US-CA"} <= places
@@ -145,7 +147,7 @@ def stored(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("BREACHNOTICE_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("BREACHNOTICE_DISPATCH__FALLBACK_CHAIN", '["email", "sms", "letter"]')
     monkeypatch.chdir(tmp_path)
-    spec = cli_preview.parse_incident_spec(cli_preview.load_document(EXAMPLE))
+    spec = parse_incident_spec(load_document(EXAMPLE))
     engine = make_engine(sqlite_url)
     create_schema(engine)
     with Session(engine) as session:
@@ -190,6 +192,19 @@ def test_a_person_s_notice_is_rendered_as_planning_routes_it(
 def test_a_person_without_a_usable_channel_is_named_unreachable(stored: str) -> None:
     code, _, err = preview(stored, "--person", "p-none")
     assert code == 1 and "unreachable" in err
+
+
+def test_a_locale_given_with_a_person_shows_their_notice_in_that_locale(stored: str) -> None:
+    """p-nl reads Dutch; --locale de shows the same routed email in German, and says so."""
+    code, out, err = preview(stored, "--person", "p-nl", "--locale", "de")
+    assert code == 0, err
+    assert "Subject: Belangrijk" not in out and "Subject: Wichtig: Sicherheitsvorfall" in out
+    assert "p-nl: shown in de (--locale), their own is nl" in err
+
+
+def test_a_person_who_is_not_affected_is_not_found_with_exit_code_2(stored: str) -> None:
+    code, _, err = preview(stored, "--person", "p-nobody")
+    assert code == 2 and "'p-nobody' is not affected by INC-P1" in err
 
 
 def test_a_sample_spreads_across_locales_jurisdictions_and_channels(stored: str) -> None:
