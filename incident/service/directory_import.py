@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -154,7 +155,12 @@ def _rows(handle: IO[str], fmt: str) -> Iterator[tuple[int, dict[str, Any] | Row
 def _csv_rows(handle: IO[str]) -> Iterator[tuple[int, dict[str, Any] | RowProblem]]:
     reader = csv.DictReader(handle)
     header = reader.fieldnames or []
-    problems = [
+    if len(header) > len(KNOWN_FIELDS):  # a million columns is refused at once, not listed
+        rule = f"more columns than the {len(KNOWN_FIELDS)} known fields"
+        raise InvalidInputs([InvalidInput("header", f"{len(header)} columns", rule)])
+    doubled = [name for name, times in Counter(header).items() if times > 1]
+    problems = [InvalidInput("header", name, "duplicate column") for name in sorted(doubled)]
+    problems += [
         InvalidInput("header", name, f"unknown column; use {', '.join(sorted(KNOWN_FIELDS))}")
         for name in header
         if name not in KNOWN_FIELDS

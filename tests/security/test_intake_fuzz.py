@@ -3,7 +3,9 @@ exit 2 with the field and the rule, never a traceback; a Hypothesis property ove
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -49,3 +51,24 @@ def test_any_text_is_an_instant_in_range_or_a_value_error(text: str) -> None:
     except ValueError:
         return
     assert when.utcoffset() is not None
+
+
+@pytest.mark.parametrize(
+    ("header", "says"),
+    [
+        ("id,name,country,name", "header: 'name' is invalid: duplicate column"),
+        (",".join(f"c{i}" for i in range(1_000_000)), "more columns than the"),
+    ],
+    ids=["duplicate", "a-million-columns"],
+)
+def test_people_import_refuses_a_hostile_csv_header_at_once(
+    sqlite_url: str, tmp_path: Path, header: str, says: str
+) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text(header + "\np1,A,NL\n", encoding="utf-8")
+    started = time.monotonic()
+    done = breachnotice(
+        "people", "import", str(path), env={"BREACHNOTICE_DATABASE_URL": sqlite_url}, cwd=tmp_path
+    )
+    assert done.returncode == 2 and says in done.stderr, done.stderr[:500]
+    assert len(done.stderr) < 10_000 and time.monotonic() - started < 30
