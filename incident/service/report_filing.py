@@ -64,6 +64,8 @@ def report_facts(
 def addressees_of(incident: Incident, ob: ObligationRecord) -> tuple[dict[str, str], ...]:
     if ob.recipient == "credit_bureaus":
         return tuple(agency.to_json() for agency in credit_bureaus())
+    if ob.recipient == "controller" and incident.controller:
+        return ({"id": "controller", **{k: v for k, v in incident.controller.items() if v}},)
     return ()
 
 

@@ -269,6 +269,7 @@ DERIVED: dict[str, Derive] = {
             "contact_information",
             "business_contact_information",
             "hhs_breach_report_form.covered_entity_contact",
+            "processor_contact",
         ),
         _CONTACT,
     ),
@@ -330,6 +331,7 @@ DERIVED: dict[str, Derive] = {
     "timing_of_notices": lambda inc, ob, f: timing_of_notices(f.told),
     "distribution_of_notices": lambda inc, ob, f: distribution_of_notices(f.told),
     "content_of_notices": lambda inc, ob, f: content_of_notices(inc),
+    "processor_aware_at": lambda inc, ob, f: inc.aware_at.isoformat(),
 }
 
 
