@@ -77,6 +77,11 @@ class Incident(SQLModel, table=True):
         default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
     )
     notice_version: int = 1
+    # controller | processor; a processor's controller (name, email, phone, ...) is told.
+    role: str = Field(default="controller", sa_column_kwargs={"server_default": "controller"})
+    controller: dict[str, str] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
+    )
 
 
 class Person(SQLModel, table=True):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -190,6 +190,24 @@ class Contact(BaseModel):
     response_days: int = Field(default=7, ge=1, le=7)
 
 
+class ControllerContact(BaseModel):
+    """The controller a processor works for: the addressee of its notice (GDPR Art. 33(2))."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(min_length=2, max_length=200)
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    phone: str | None = Field(default=None, min_length=5, max_length=40)
+    postal_address: str | None = Field(default=None, min_length=5, max_length=500)
+    url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    contact_person: str | None = Field(default=None, min_length=2, max_length=200)
+
+    @model_validator(mode="after")
+    def _reachable(self) -> ControllerContact:
+        if not (self.email or self.phone or self.postal_address or self.url):
+            raise ValueError("needs at least one of email, phone, postal_address, url")
+        return self
+
+
 class IncidentSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -208,6 +226,11 @@ class IncidentSpec(BaseModel):
     contact: Contact = Field(default_factory=Contact)
     scope: Scope
     flags: dict[str, StrictBool] = Field(default_factory=dict)
+    # Controller (default): we decide why and how the data are processed and owe the notices.
+    # Processor: we process them for `controller`, which we tell (GDPR Art. 33(2) and the
+    # LGPD / PIPL contract equivalents) instead of the authority and the data subjects.
+    role: Literal["controller", "processor"] = "controller"
+    controller: ControllerContact | None = None
 
     _texts = field_validator(
         "description",
@@ -251,6 +274,14 @@ class IncidentSpec(BaseModel):
         if unknown:
             raise ValueError(f"unknown flag(s) {unknown}; known: {sorted(KNOWN_FLAGS)}")
         return flags
+
+    @model_validator(mode="after")
+    def _controller_for_processor(self) -> IncidentSpec:
+        if self.role == "processor" and self.controller is None:
+            raise ValueError("a processor names its controller: give `controller` (name, contact)")
+        if self.role == "controller" and self.controller is not None:
+            raise ValueError("`controller` is for role: processor (the controller it works for)")
+        return self
 
     @field_validator("categories")
     @classmethod

@@ -27,6 +27,8 @@ def assess(facts: IncidentFacts, rules: Rules) -> list[Obligation]:
     done: Done = {}
     found: list[Obligation] = []
     for rule in rules.rules:
+        if facts.role not in rule.roles:
+            continue
         for scope, authority in _scopes(rule, facts, rules):
             applies, words = evaluate(rule.applies_when, facts, scope)
             if applies:

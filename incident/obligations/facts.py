@@ -42,8 +42,12 @@ _KNOWN_KEYS = frozenset(
         "notice_cost_usd",
         "law_enforcement_delay",
         "notified_at",
+        "role",
     }
 )
+# The organisation's role for the incident's data: the controller decides why and how they are
+# processed; a processor processes them for a controller (GDPR Art. 4(7), (8)) and tells it.
+ROLES = ("controller", "processor")
 # `notified_at` keys: the rule stage whose notice was actually sent, "<rule id>/<stage>", or
 # "<rule id>/<stage>/<authority jurisdiction>" where a rule has one obligation per authority.
 NOTICE_KEY = re.compile(r"^[a-z0-9][a-z0-9-]*/[a-z0-9_]+(/[A-Z]{2}(-[A-Z0-9]{1,3})?)?$")
@@ -86,6 +90,7 @@ class IncidentFacts:
     # When each notice was actually sent: {"us-ca-individuals/notice": instant}. Clocks that
     # run from a notice (`sent:` starts) start here, not at the earlier notice's deadline.
     notified_at: Mapping[str, datetime] = field(default_factory=dict)
+    role: str = "controller"  # controller | processor (for the data of this incident)
 
     def flag(self, name: str) -> bool:
         return bool(self.flags.get(name, False))
@@ -124,6 +129,7 @@ def parse_facts(data: Mapping[Any, Any], known_flags: Iterable[str]) -> Incident
         "notice_cost_usd": _cost(data.get("notice_cost_usd"), errors),
         "law_enforcement_delay": _delay(data.get("law_enforcement_delay"), errors),
         "notified_at": _notified(_or_empty(data.get("notified_at")), errors),
+        "role": _role(data.get("role"), errors),
     }
     _check_unreachable(facts_kw["affected"], facts_kw["unreachable"], errors)
     if errors or aware_at is None:
@@ -270,6 +276,13 @@ def _establishment(value: Any, errors: list[InvalidInput]) -> str | None:
     rule = "must be an ISO 3166 code such as NL"
     errors.append(InvalidInput("establishment", clipped(value), rule))
     return None
+
+
+def _role(value: Any, errors: list[InvalidInput]) -> str:
+    if value is None or value in ROLES:
+        return value or "controller"
+    errors.append(InvalidInput("role", clipped(value), f"must be one of {list(ROLES)}"))
+    return "controller"
 
 
 def _cost(value: Any, errors: list[InvalidInput]) -> float | None:

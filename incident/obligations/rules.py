@@ -26,7 +26,9 @@ REGIMES = (
     "kr-pipa", "ca-pipeda", "hipaa", *(f"us-{c.lower()}" for c in US_JURISDICTIONS), "sec-8k",
     "policy",
 )  # fmt: skip
-RECIPIENTS = ("authority", "individuals", "media", "public", "register", "credit_bureaus")
+RECIPIENTS = (
+    "authority", "individuals", "media", "public", "register", "credit_bureaus", "controller",
+)  # fmt: skip
 # What starts a clock: an instant of the incident, or another deadline (`stage:` / `rule:`).
 CLOCK_STARTS = (
     "awareness", "discovery", "determination", "materiality", "assessment", "handling_end",
@@ -34,6 +36,7 @@ CLOCK_STARTS = (
 )  # fmt: skip
 
 Scope = Literal["each", "each_country", "all"]
+Role = Literal["controller", "processor"]
 LawEnforcement = Literal["allowed", "not_allowed", "national_security_only"]
 
 
@@ -135,6 +138,9 @@ class Rule(_Frozen):
     citation: Citation
     # What a lawyer should check against the official text; "" = checked (REGULATIONS.md).
     verify: str = ""
+    # The roles the rule binds: a controller's duties (authority, data subjects) are not a
+    # processor's, whose duty is to tell its controller (GDPR Art. 33(2)). Default: both.
+    roles: tuple[Role, ...] = Field(default=("controller", "processor"), min_length=1)
 
 
 class Rules(_Frozen):

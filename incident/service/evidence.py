@@ -49,6 +49,7 @@ from incident.adapters.tables import (
 )
 from incident.errors import InvalidInput, NotFound
 from incident.log import _scrub as scrub_contacts
+from incident.service.obligations_met import PUBLIC_RECIPIENTS
 
 NOTICE_COLUMNS = (
     "notice_id",
@@ -262,7 +263,8 @@ def _event_rows(rec: _Records) -> list[dict[str, Any]]:
 
 def _obligation_rows(rec: _Records) -> list[dict[str, Any]]:
     """Each obligation against the first notice sent for it: to a person of its jurisdiction
-    (individuals), to the authority whose report fulfils it, or the public announcement."""
+    (individuals), the report filed for it (an authority, the credit bureaus, a controller), or
+    the public announcement (public, media)."""
     rows = []
     for ob in rec.obligations:
         sent = _first_sent(rec, ob)
@@ -294,9 +296,10 @@ def _first_sent(rec: _Records, ob: ObligationRecord) -> datetime | None:
             return a.addressee_kind == "person" and (
                 not place or where == place or where.startswith(place + "-")
             )
-        if ob.recipient == "authority":
-            return (a.addressee_kind, a.addressee_id) in rec.reports.get(ob.key, set())
-        return ob.recipient == "public" and a.addressee_kind == "public"
+        if ob.recipient in PUBLIC_RECIPIENTS:
+            return a.addressee_kind == "public"
+        # Authorities, credit bureaus, a controller: the report filed for that obligation.
+        return (a.addressee_kind, a.addressee_id) in rec.reports.get(ob.key, set())
 
     times = [a.sent_at for a in rec.attempts if a.sent_at is not None and fits(a)]
     return min(times, default=None)

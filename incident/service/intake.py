@@ -58,6 +58,8 @@ def incident_row(spec: IncidentSpec, *, incident_id: str, status: str, now: date
         discovered_at=spec.discovered_at,
         occurred_at=spec.occurred_at,
         created_at=now,
+        role=spec.role,
+        controller=spec.controller.model_dump(exclude_none=True) if spec.controller else {},
     )
 
 

@@ -200,6 +200,7 @@ def _facts_mapping(
         "unreachable": dict(sorted(unreachable.items())),
         # Flags the rules do not know (other parts of the service use flags too) are left out.
         "flags": {k: v for k, v in sorted(incident.flags.items()) if k in rules.flags},
+        "role": incident.role,
     }
     data |= {name: by_name[name].at for name in _CLOCK_NAMES if name in by_name}
     for key in ("establishment", "notice_cost_usd"):

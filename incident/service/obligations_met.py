@@ -2,7 +2,8 @@
 
 - individuals: once no person's notice of the incident is pending and at least one person was
   told, at the time the last person was told (the unreachable go to the public notice);
-- authority: when the authority notice made for that obligation (addressee = its key) is sent;
+- authority, credit bureaus, controller: when the report filed for that obligation (its notice's
+  addressee is the obligation's key) is sent through the regulator channel;
 - public / media: when the incident's public notice is sent.
 
 Each obligation met is stamped with the time and an audit row naming the record that met it
@@ -20,6 +21,7 @@ from incident.adapters.obligation_tables import ObligationRecord
 from incident.adapters.tables import AuditEvent, DeliveryAttempt, Notice
 from incident.domain.model import AddresseeKind, NoticeStatus
 from incident.service.obligations import open_obligations
+from incident.service.report_filing import FILED_RECIPIENTS
 
 TOLD = ("sent", "delivered", "confirmed")
 PUBLIC_RECIPIENTS = ("public", "media")
@@ -53,11 +55,11 @@ def mark_met_obligations(session: Session, incident_id: str, *, now: datetime) -
 def _met_by(session: Session, row: ObligationRecord) -> tuple[datetime, str] | None:
     if row.recipient == "individuals":
         return _people_told(session, row.incident_id)
-    if row.recipient == "authority":
+    if row.recipient in FILED_RECIPIENTS:
         return _notice_sent(session, row.incident_id, AddresseeKind.AUTHORITY.value, row.key)
     if row.recipient in PUBLIC_RECIPIENTS:
         return _notice_sent(session, row.incident_id, AddresseeKind.PUBLIC.value, None)
-    return None  # credit bureaus, registers: not filed by the service yet
+    return None  # registers: kept by the organisation, nothing is sent
 
 
 def _people_told(session: Session, incident_id: str) -> tuple[datetime, str] | None:

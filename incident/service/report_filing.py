@@ -1,5 +1,8 @@
-"""Authority notices and their reports: one notice (addressee `authority`, channel `regulator`)
-per open authority obligation whose clock runs, each with a `regulator_report` version row.
+"""Filed notices and their reports: one notice (addressee `authority`, channel `regulator`) per
+open obligation to an authority, to the consumer reporting agencies or to a controller whose
+clock runs, each with a `regulator_report` version row. A credit-bureau report is one document
+addressed to every nationwide agency (`config/credit_bureaus.toml`); a processor's notice is
+addressed to the controller the incident names.
 
 A report lacking a content item is blocked: its notice stays pending with the items named in
 its reason, an AuditEvent records it, and the regulator channel refuses to file it ("try
@@ -22,7 +25,9 @@ from incident.adapters.tables import (
     ReportItem,
 )
 from incident.domain.model import AddresseeKind, NoticeStatus
+from incident.service.addressees import credit_bureaus
 from incident.service.obligations import open_obligations
+from incident.service.report_notices import notices_told
 from incident.service.reports import (
     FINAL_STAGES,
     Report,
@@ -32,6 +37,9 @@ from incident.service.reports import (
     required_items,
 )
 
+# Recipients whose notice is a report filed through the regulator channel.
+FILED_RECIPIENTS = ("authority", "credit_bureaus", "controller")
+
 
 def chain_of(ob: ObligationRecord) -> str:
     """The versions of one report to one authority: rule and jurisdiction."""
@@ -39,8 +47,9 @@ def chain_of(ob: ObligationRecord) -> str:
 
 
 def report_facts(
-    session: Session, incident_id: str, ob: ObligationRecord, now: datetime
+    session: Session, incident: Incident, ob: ObligationRecord, now: datetime
 ) -> ReportFacts:
+    incident_id = incident.id
     places: list[str] = list(
         session.exec(
             select(AffectedPerson.jurisdiction)
@@ -54,7 +63,17 @@ def report_facts(
         jurisdictions=tuple(sorted(places)),
         given={g.item: g.text for g in given},
         now=now,
+        told=notices_told(session, incident, ob.jurisdiction),
+        addressees=addressees_of(incident, ob),
     )
+
+
+def addressees_of(incident: Incident, ob: ObligationRecord) -> tuple[dict[str, str], ...]:
+    if ob.recipient == "credit_bureaus":
+        return tuple(agency.to_json() for agency in credit_bureaus())
+    if ob.recipient == "controller" and incident.controller:
+        return ({"id": "controller", **{k: v for k, v in incident.controller.items() if v}},)
+    return ()
 
 
 def blocked_reason(report: Report) -> str | None:
@@ -84,7 +103,7 @@ def prepare_reports(session: Session, incident_id: str, *, now: datetime) -> lis
     have = _authority_notices(session, incident)
     made = []
     for ob in open_obligations(session, incident_id=incident_id):
-        if ob.recipient != "authority" or ob.status != "open" or ob.clock_start is None:
+        if ob.recipient not in FILED_RECIPIENTS or ob.status != "open" or ob.clock_start is None:
             continue
         if ob.key not in have:
             made.append(_prepare(session, incident, ob, now))
@@ -104,7 +123,7 @@ def _prepare(
     phase = "final" if ob.stage in FINAL_STAGES else ("follow_up" if earlier else "initial")
     supersedes = earlier[-1].name if earlier else None
     name = f"{chain}/v{version}-{phase}"
-    facts = report_facts(session, incident.id, ob, now)
+    facts = report_facts(session, incident, ob, now)
     report = build_report(incident, ob, facts, phase=phase, version=version, supersedes=supersedes)
     why = blocked_reason(report)
     notice = Notice(
@@ -187,7 +206,7 @@ def refresh_report(
     ).first()
     if incident is None or ob is None:
         return None
-    facts = report_facts(session, incident.id, ob, now)
+    facts = report_facts(session, incident, ob, now)
     report = build_report(
         incident, ob, facts, phase=row.phase, version=row.version, supersedes=row.supersedes
     )

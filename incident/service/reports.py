@@ -6,8 +6,10 @@ still missing. An item is taken from what an operator gave (`report_item` rows),
 from the incident record; what neither holds is missing and blocks submission, by name.
 
 Kinds: GDPR Art. 33(3) (and UK GDPR), the CAC incident report, US state attorney-general
-notices, the HHS breach report, NIS2 early warning / notification / final report, and a generic
-report from the rule's `content_items` for every other authority.
+notices, the HHS breach report, NIS2 early warning / notification / final report, the notice to
+the nationwide consumer reporting agencies (`credit_bureau`, addressed to each agency of
+`config/credit_bureaus.toml`), and a generic report from the rule's `content_items` for every
+other authority (the DFS portal filings of 23 NYCRR 500.17 among them).
 """
 
 from __future__ import annotations
@@ -24,6 +26,12 @@ import jsonschema
 
 from incident.adapters.obligation_tables import ObligationRecord
 from incident.adapters.tables import Incident
+from incident.service.report_notices import (
+    NoticesTold,
+    content_of_notices,
+    distribution_of_notices,
+    timing_of_notices,
+)
 from incident.settings import config_dir
 
 SCHEMA_VERSION = 1
@@ -39,6 +47,15 @@ NIS2_STAGE_ITEMS = {
 HHS_FIELDS = ("covered_entity_contact", "breach_dates", "discovery_date", "individuals_affected",
               "type_of_breach", "location_of_breached_information", "type_of_phi_involved",
               "brief_description", "actions_taken_in_response")  # fmt: skip
+# What every credit-bureau report says, whatever the state's rule lists (the count of residents
+# too: the agencies size their response by it).
+CREDIT_BUREAU_ITEMS = ("timing_of_notices", "distribution_of_notices", "content_of_notices",
+                       "approximate_number_affected")  # fmt: skip
+# New York rules of the `us-ny` regime that are not GBL 899-aa notices: the DFS portal filings of
+# 23 NYCRR 500.17 (cybersecurity incident; extortion payment) have the portal's own fields.
+DFS_PORTAL_RULES = frozenset({"us-ny-dfs", "us-ny-dfs-extortion"})
+# Report kinds addressed to named organisations (the document lists them under `addressees`).
+ADDRESSED_KINDS = frozenset({"credit_bureau", "controller"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +66,8 @@ class ReportFacts:
     jurisdictions: tuple[str, ...]  # every jurisdiction with affected persons
     given: Mapping[str, str] = field(default_factory=dict)  # operator-given items
     now: datetime | None = None
+    told: NoticesTold | None = None  # the person notices of the obligation's jurisdiction
+    addressees: tuple[dict[str, str], ...] = ()  # credit bureaus, the controller
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +86,10 @@ class Report:
 
 
 def report_kind(ob: ObligationRecord) -> str:
+    if ob.recipient == "credit_bureaus":
+        return "credit_bureau"
+    if ob.recipient == "controller":
+        return "controller"
     if ob.regime in ("gdpr", "uk-gdpr"):
         return "gdpr_art33"
     if ob.regime == "nis2":
@@ -75,7 +98,7 @@ def report_kind(ob: ObligationRecord) -> str:
         return "cac"
     if ob.regime == "hipaa":
         return "hhs"
-    if ob.regime.startswith("us-") and ob.regime != "us-ny-dfs":
+    if ob.regime.startswith("us-") and ob.rule_id not in DFS_PORTAL_RULES:
         return "us_state_ag"
     return "generic"
 
@@ -85,6 +108,8 @@ def required_items(ob: ObligationRecord) -> tuple[str, ...]:
     items = tuple(ob.content_items)
     if ob.regime == "nis2" and ob.stage in NIS2_STAGE_ITEMS:
         return tuple(i for i in NIS2_STAGE_ITEMS[ob.stage] if i in items)
+    if report_kind(ob) == "credit_bureau":
+        return items + tuple(i for i in CREDIT_BUREAU_ITEMS if i not in items)
     if report_kind(ob) == "hhs":
         return tuple(i for i in items if i != "hhs_breach_report_form") + tuple(
             f"hhs_breach_report_form.{f}" for f in HHS_FIELDS
@@ -129,6 +154,8 @@ def build_report(
         "generated_at": (facts.now or datetime.now(ob.computed_at.tzinfo)).isoformat(),
         "items": items,
     }
+    if kind in ADDRESSED_KINDS:
+        document["addressees"] = list(facts.addressees)
     errors = tuple(
         f"{'/'.join(map(str, e.absolute_path)) or '-'}: {e.message}"
         for e in _validator(kind).iter_errors(document)
@@ -242,6 +269,7 @@ DERIVED: dict[str, Derive] = {
             "contact_information",
             "business_contact_information",
             "hhs_breach_report_form.covered_entity_contact",
+            "processor_contact",
         ),
         _CONTACT,
     ),
@@ -264,6 +292,7 @@ DERIVED: dict[str, Derive] = {
             "number_of_persons",
             "persons_affected",
             "number_of_residents_affected",
+            "approximate_number_affected",
             "number_of_texans_affected",
             "number_of_floridians_affected",
             "number_of_illinois_residents_affected",
@@ -299,6 +328,10 @@ DERIVED: dict[str, Derive] = {
     "possible_cross_border_impact": lambda inc, ob, f: _cross_border(f),
     "cross_border_impact": lambda inc, ob, f: _cross_border(f),
     "reasons_for_delay_if_late": lambda inc, ob, f: _late_reason(ob, f),
+    "timing_of_notices": lambda inc, ob, f: timing_of_notices(f.told),
+    "distribution_of_notices": lambda inc, ob, f: distribution_of_notices(f.told),
+    "content_of_notices": lambda inc, ob, f: content_of_notices(inc),
+    "processor_aware_at": lambda inc, ob, f: inc.aware_at.isoformat(),
 }
 
 

@@ -77,3 +77,34 @@ def test_the_contact_names_a_dpo_and_a_response_time_within_the_policys_seven_da
     assert spec.contact.dpo == "J. Doe" and spec.contact.response_days == 7
     found = problems({**valid(), "contact": {"response_days": 10}})
     assert "contact.response_days" in found
+
+
+CONTROLLER = {"name": "Shop Example B.V.", "email": "dpo@shop.example", "contact_person": "DPO"}
+
+
+def test_an_incident_is_the_controllers_unless_it_says_processor() -> None:
+    assert parse_incident_spec(valid()).role == "controller"
+    spec = parse_incident_spec({**valid(), "role": "processor", "controller": CONTROLLER})
+    assert spec.role == "processor" and spec.controller is not None
+    assert spec.controller.name == "Shop Example B.V."
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "words"),
+    [
+        ({"role": "processor"}, "(file)", "a processor names its controller"),
+        ({"controller": CONTROLLER}, "(file)", "for role: processor"),
+        ({"role": "owner"}, "role", "'controller' or 'processor'"),
+        ({"role": "processor", "controller": {"name": "Shop"}}, "controller", "at least one of"),
+        (
+            {"role": "processor", "controller": {**CONTROLLER, "email": "nope"}},
+            "controller.email",
+            "pattern",
+        ),
+    ],
+)
+def test_a_processor_without_a_reachable_controller_is_refused(
+    extra: dict[str, Any], field: str, words: str
+) -> None:
+    found = problems({**valid(), **extra})
+    assert field in found and words in found[field], found
