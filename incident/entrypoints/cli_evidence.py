@@ -27,6 +27,7 @@ def evidence_command(
     """Export who was told what, when and through which channel, with delivery states."""
     from channels.safe_files import id_problem
     from incident.errors import InvalidInput
+
     if rule := id_problem(incident_id):
         shown = escape(f"incident: {incident_id!r}: {rule}")
         Console(stderr=True).print(f"[red]invalid:[/red] {shown}", soft_wrap=True)

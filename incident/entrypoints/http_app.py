@@ -24,8 +24,10 @@ from datetime import UTC, datetime
 
 import structlog
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 
+from incident.entrypoints import health
 from incident.entrypoints.body_limit import BodyLimit
 from incident.entrypoints.callbacks import Clock, Publish, auth_token_from, twilio_router
 from incident.entrypoints.confirm_routes import confirm_router
@@ -71,8 +73,12 @@ def create_app(
     link_secret = secret if secret is not None else secret_of(settings)
 
     @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def healthz() -> JSONResponse:
+        """200 while every supervised worker is up; 503 naming those restarting or given up."""
+        states = health.snapshot()
+        if health.healthy(states):
+            return JSONResponse({"status": "ok", **({"workers": states} if states else {})})
+        return JSONResponse({"status": "degraded", "workers": states}, status_code=503)
 
     app.include_router(confirm_router(engine, settings.confirmation, link_secret, clock, budget))
     return app

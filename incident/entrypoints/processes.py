@@ -18,6 +18,7 @@ from multiprocessing.synchronize import Event as ProcessEvent
 import structlog
 
 from incident.bootstrap import Runtime, start_runtime
+from incident.entrypoints import health
 from incident.entrypoints.child_guard import die_with_parent, dispatcher_child
 from incident.entrypoints.supervision import RestartPolicy
 from incident.log import configure_logging
@@ -109,13 +110,17 @@ class DispatcherProcesses:
         """Restart dead processes (with backoff); False once one keeps failing: give up."""
         now = time.monotonic()
         for i, proc in enumerate(self._procs):
+            name = f"dispatcher-process-{i}"
             if proc.is_alive() or self._stop.is_set():
+                health.report(name, "up")
                 continue
             if i not in self._restart_at:
                 delay = self._policies[i].crashed(now - self._started[i], now)
                 if delay is None:
                     self.gave_up.append(proc.name or f"dispatcher-{i}")
+                    health.report(name, "gave_up")
                     return False
+                health.report(name, "restarting")
                 log.error(
                     "dispatcher_process_died",
                     process=proc.name,

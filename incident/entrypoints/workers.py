@@ -32,6 +32,7 @@ from incident.bootstrap import (
 from incident.domain.events import IncidentEnriched
 from incident.domain.messages import parse_incident_event, parse_notice_job
 from incident.domain.model import NoticeJob
+from incident.entrypoints import health
 from incident.entrypoints.supervision import RestartPolicy
 from incident.errors import MalformedMessage, NotFound
 from incident.service import bus
@@ -379,16 +380,20 @@ def _guarded(
     def run() -> None:
         while not stop.is_set():
             started = time.monotonic()
+            health.report(thread.name, "up")
             try:
                 fn(rt, stop)
+                health.forget(thread.name)
                 return
             except Exception as exc:
                 delay = policy.crashed(time.monotonic() - started)
                 if delay is None:
                     thread.crashed = True  # type: ignore[attr-defined]
+                    health.report(thread.name, "gave_up")
                     log.exception("worker_gave_up", worker=thread.name)
                     stop.set()
                     raise
+                health.report(thread.name, "restarting")
                 log.error(
                     "worker_restarting",
                     worker=thread.name,
