@@ -66,6 +66,9 @@ class KafkaSettings(BaseModel):
 
 class DispatchSettings(BaseModel):
     batch_size: int = 500
+    # On: each accepted message is recorded before its connection sends another, so a kill -9
+    # resends at most one message per connection (not a batch); it costs throughput (README).
+    record_each_message: bool = False
     # Tries of a notice that fails through our own defect (a rendering bug) before it is given
     # up on that channel. A recipient's "try later" retries until the horizon instead, and a
     # channel fault (relay down) spends no tries at all.

@@ -273,6 +273,7 @@ async def _dispatch_loop(
             if on_batch and jobs:
                 on_batch(result)
     finally:
+        dispatcher.close()
         for channel in channels.values():
             await channel.aclose()
         consumer.close()

@@ -22,7 +22,6 @@ from typing import Any, Protocol
 
 import structlog
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from channels import REGISTRY
@@ -49,10 +48,10 @@ from incident.service.claims import ClaimRequest, Outcome
 from incident.service.compose import Composer, Delivery
 from incident.service.failpoints import failpoint
 from incident.service.planning import Plan, plan_batch
+from incident.service.recording import SentRecorder, retried
 from incident.settings import DispatchSettings, config_dir
 
 log = structlog.get_logger()
-RECORD_TRIES = 6  # 0.2 + 0.4 + ... + 3.2 s: well inside the claim lease
 
 
 def load_routing(settings: DispatchSettings) -> Routing:
@@ -126,6 +125,7 @@ class Dispatcher:
         self._limits = dict(limits or {})
         self._buckets = self._rate_buckets(settings)
         self._routing = routing if routing is not None else load_routing(settings)
+        self._recorder = SentRecorder(engine, worker_id=worker_id, clock=clock)
         self.breakers = {
             name: CircuitBreaker(
                 name,
@@ -149,8 +149,12 @@ class Dispatcher:
             buckets[name] = by_sender.setdefault(key, TokenBucket(rate, burst, time.monotonic))
         return buckets
 
+    def close(self) -> None:
+        """Nothing to release today; kept so the worker loop ends a dispatcher explicitly."""
+
     async def handle(self, jobs: list[NoticeJob]) -> BatchResult:
         result = BatchResult()
+        self._recorder.forget()
         with Session(self._engine, expire_on_commit=False) as session:
             plan = plan_batch(
                 session,
@@ -326,6 +330,7 @@ class Dispatcher:
         ones become retries (resent later with the same Message-ID), never the whole batch."""
         channel = self._channels[name]
         results: list[Receipt | BaseException | None] = [None] * len(group)
+        accepted: list[Outcome | None] = [None] * len(group)
         messages: list[RenderedMessage | None] = []
         for i, d in enumerate(group):
             try:
@@ -346,7 +351,11 @@ class Dispatcher:
                 msg = messages[i]
                 assert msg is not None
                 try:
-                    results[i] = await channel.deliver(msg)
+                    results[i] = receipt = await channel.deliver(msg)
+                    accepted[i] = outcome = self._outcome(group[i], receipt)
+                    failpoint("dispatch.after_accept")
+                    if self._settings.record_each_message:
+                        await self._accepted(outcome, senders)
                 except Exception as exc:
                     results[i] = exc
                     if isinstance(exc, Throttled) and bucket is not None:
@@ -356,7 +365,8 @@ class Dispatcher:
                         breaker.fault(str(exc), self._clock())
 
         width = self._limits.get(name, ChannelLimits()).concurrency
-        workers = [asyncio.ensure_future(worker()) for _ in range(min(width, len(group)) or 1)]
+        senders = min(width, len(group)) or 1
+        workers = [asyncio.ensure_future(worker()) for _ in range(senders)]
         remaining = deadline - time.monotonic()
         _done, pending = await asyncio.wait(workers, timeout=max(0.0, remaining))
         for task in pending:
@@ -366,7 +376,17 @@ class Dispatcher:
             log.warning(
                 "batch_over_deadline", channel=name, unfinished=sum(1 for r in results if r is None)
             )
-        return [self._outcome(d, r) for d, r in zip(group, results, strict=True)]
+        await self._recorder.drain()
+        return [a or self._outcome(d, r) for d, r, a in zip(group, results, accepted, strict=True)]
+
+    async def _accepted(self, outcome: Outcome, senders: int) -> None:
+        """The provider took the message: record it before this connection sends another, so a
+        crash resends at most what was on the wire. A record that fails here (the database
+        is gone) is made again with the batch's other results, or the lease resends it."""
+        try:
+            await self._recorder.record(outcome, senders=senders)
+        except Exception as exc:
+            log.warning("record_sent_deferred", channel=outcome.channel, error=type(exc).__name__)
 
     def _outcome(self, d: Delivery, result: Receipt | BaseException | None) -> Outcome:
         breaker = self.breakers[d.channel]
@@ -446,19 +466,13 @@ class Dispatcher:
         A deadlock or lost connection all the same is retried on a fresh transaction."""
         if not events:
             return
-        for attempt in range(RECORD_TRIES):
-            try:
-                with Session(self._engine, expire_on_commit=False) as session:
-                    bus.handle(session, events, now=now)
-                    session.commit()
-                return
-            except OperationalError as exc:
-                if attempt == RECORD_TRIES - 1:
-                    raise
-                log.warning(
-                    "events_retrying", error=f"{type(exc).__name__}"[:100], attempt=attempt + 1
-                )
-                time.sleep(0.2 * 2**attempt)
+
+        def once() -> None:
+            with Session(self._engine, expire_on_commit=False) as session:
+                bus.handle(session, events, now=now)
+                session.commit()
+
+        retried(once, what="events")
 
     def _record(self, mine: list[Delivery], outcomes: list[Outcome], result: BatchResult) -> None:
         by_key = {d.key: d for d in mine}
@@ -475,29 +489,27 @@ class Dispatcher:
                 )
         # What was sent must be recorded, or it is resent after the lease: a lost database
         # connection (a restart, a failover) is retried on a fresh one before giving up.
-        for attempt in range(RECORD_TRIES):
-            try:
-                settled = self._record_once(by_key, outcomes, now)
-                break
-            except OperationalError as exc:
-                if attempt == RECORD_TRIES - 1:
-                    raise
-                log.warning(
-                    "record_retrying", error=f"{type(exc).__name__}"[:100], attempt=attempt + 1
-                )
-                time.sleep(0.2 * 2**attempt)
+        recorded = set(self._recorder.recorded)
+        settled = retried(lambda: self._record_once(by_key, outcomes, recorded, now), what="record")
         self._follow_up(mine, settled, result)
 
     def _record_once(
-        self, by_key: Mapping[str, Delivery], outcomes: list[Outcome], now: datetime
+        self,
+        by_key: Mapping[str, Delivery],
+        outcomes: list[Outcome],
+        recorded: set[str],
+        now: datetime,
     ) -> list[Outcome]:
+        """The batch's results not recorded as they happened, and its settled events."""
         with Session(self._engine, expire_on_commit=False) as session:
-            tries = claims.tries_of(session, (o.key for o in outcomes))
-            horizons = self._horizons(session, {d.incident.id for d in by_key.values()})
+            todo = [o for o in outcomes if o.key not in recorded]
+            tries = claims.tries_of(session, (o.key for o in todo))
+            horizons = self._horizons(session, {by_key[o.key].incident.id for o in todo})
             settled = [
-                self._settle(o, by_key[o.key], tries.get(o.key, 1), horizons, now) for o in outcomes
+                self._settle(o, by_key[o.key], tries.get(o.key, 1), horizons, now) for o in todo
             ]
             claims.record(session, settled, worker_id=self._worker_id, now=now)
+            settled += [o for o in outcomes if o.key in recorded]
             sent = [by_key[o.key].incident.id for o in settled if o.status is AttemptStatus.SENT]
             bus.handle(session, [NoticesSettled(i, sent.count(i)) for i in set(sent)], now=now)
             session.commit()

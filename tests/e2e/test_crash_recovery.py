@@ -93,6 +93,56 @@ def test_a_dispatcher_killed_after_send_before_record_resends_with_the_same_mess
     smtp_server: RecordingSMTPServer,
 ) -> None:
     settings = make_settings(
+        postgres_url,
+        kafka_broker,
+        smtp_server,
+        batch_size=50,
+        claim_lease_seconds=5.0,
+        record_each_message=True,
+    )
+    rows = people(200)
+    # Killed the moment the relay accepted the 75th message, in the middle of a batch.
+    incident_id = run_until_crash(settings, "dispatch.after_accept@75", rows)
+    with runtime(settings) as rt, workers(rt):
+        counts = wait_settled(rt, incident_id, 200, timeout=90)
+    assert counts.sent == 200
+    by_message_id = Counter(m["Message-ID"] for m in parsed(smtp_server))
+    # Each message is recorded as soon as it is accepted, before its connection sends another:
+    # only what was on the wire is sent again, with the same Message-ID so mail systems can
+    # fold the duplicate. The bound is the channel's connections (4 here), not the batch (50).
+    assert len(by_message_id) == 200
+    duplicates = sum(n - 1 for n in by_message_id.values())
+    assert 1 <= duplicates <= settings.channels["email"]["concurrency"], duplicates
+
+
+def test_a_dispatcher_recording_each_message_killed_after_its_batch_resends_nothing(
+    sqlite_url: str,
+    kafka_broker: LocalBroker,
+    smtp_server: RecordingSMTPServer,
+) -> None:
+    settings = make_settings(
+        sqlite_url,
+        kafka_broker,
+        smtp_server,
+        batch_size=50,
+        claim_lease_seconds=5.0,
+        record_each_message=True,
+    )
+    rows = people(120)
+    incident_id = run_until_crash(settings, "dispatch.before_record@2", rows)
+    with runtime(settings) as rt, workers(rt):
+        counts = wait_settled(rt, incident_id, 120, timeout=90)
+    assert counts.sent == 120
+    by_message_id = Counter(m["Message-ID"] for m in parsed(smtp_server))
+    assert len(by_message_id) == 120 and set(by_message_id.values()) == {1}
+
+
+def test_a_dispatcher_recording_per_batch_killed_before_its_record_resends_at_most_a_batch(
+    postgres_url: str,
+    kafka_broker: LocalBroker,
+    smtp_server: RecordingSMTPServer,
+) -> None:
+    settings = make_settings(
         postgres_url, kafka_broker, smtp_server, batch_size=50, claim_lease_seconds=5.0
     )
     rows = people(200)
@@ -101,8 +151,8 @@ def test_a_dispatcher_killed_after_send_before_record_resends_with_the_same_mess
         counts = wait_settled(rt, incident_id, 200, timeout=90)
     assert counts.sent == 200
     by_message_id = Counter(m["Message-ID"] for m in parsed(smtp_server))
-    # The crash window is one batch: those notices went out, were not recorded, and are sent
-    # again with the same Message-ID so mail systems can fold the duplicate.
+    # The default records a batch at its end: the crash window is one batch, resent with the
+    # same Message-ID so mail systems can fold the duplicates.
     assert len(by_message_id) == 200
     duplicates = sum(n - 1 for n in by_message_id.values())
     assert 0 < duplicates <= 50
