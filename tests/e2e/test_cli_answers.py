@@ -87,6 +87,7 @@ def test_serve_with_kafka_unreachable_says_so_in_one_line_within_seconds_and_exi
         "BREACHNOTICE_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
         "BREACHNOTICE_KAFKA__BOOTSTRAP_SERVERS": f"127.0.0.1:{port}",
         "BREACHNOTICE_OUT_DIR": str(tmp_path / "out"),
+        "BREACHNOTICE_CONFIRMATION__SECRET": "a-secret-for-this-test-of-at-least-32-chars",
     }
     code = "import sys; from incident.entrypoints.cli import main; main()"
     started = time.monotonic()

@@ -94,6 +94,7 @@ def dispatcher(engine: Engine, reports: Path) -> Dispatcher:
     channel = RegulatorChannel(publisher=FolderPublisher(reports))
     composer = PublicationComposer(
         Renderer(templates_dir()), message_domain="example.org", engine=engine,
+        message_key=b"test-message-key",
         clock=lambda: TOLD_AT + timedelta(hours=2),
     )  # fmt: skip
     return Dispatcher(

@@ -34,7 +34,7 @@ ADDRESS = {
 }
 
 
-SECRET = "letters-test-secret"
+SECRET = "letters-test-secret-of-at-least-32-chars"
 MESSAGE_KEY = message_key_of(SECRET.encode())
 
 

@@ -51,7 +51,9 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Engine
     monkeypatch.chdir(tmp_path)
     url = f"sqlite:///{tmp_path / 'bn.db'}"
     monkeypatch.setenv("BREACHNOTICE_DATABASE_URL", url)
-    monkeypatch.setenv("BREACHNOTICE_CONFIRMATION__SECRET", "forged-receipts-test-secret")
+    monkeypatch.setenv(
+        "BREACHNOTICE_CONFIRMATION__SECRET", "forged-receipts-test-secret-of-32-chars-or-more"
+    )
     monkeypatch.delenv("BREACHNOTICE_KAFKA__BOOTSTRAP_SERVERS", raising=False)
     key = message_key_of(secret_of(Settings(), create=False))
     engine = make_engine(url)

@@ -14,8 +14,10 @@ from typer.testing import CliRunner
 from channels.announcement import FolderPublisher
 from channels.safe_files import ID_RULE, id_problem, inside
 from incident.adapters.db import create_schema, make_engine
+from incident.adapters.documents import load_document
 from incident.adapters.tables import AffectedPerson, ContactPoint, Person
 from incident.entrypoints import cli_preview
+from incident.domain.incident_spec import parse_incident_spec
 from incident.entrypoints.cli import app
 from incident.settings import config_dir
 from tests.security.cli_run import breachnotice
@@ -104,9 +106,7 @@ def test_notices_preview_never_writes_outside_out_for_a_stored_path_like_person_
     work.mkdir()
     monkeypatch.setenv("BREACHNOTICE_DATABASE_URL", sqlite_url)
     monkeypatch.chdir(work)
-    spec = cli_preview.parse_incident_spec(
-        cli_preview.load_document(config_dir() / "examples" / "incident.yaml")
-    )
+    spec = parse_incident_spec(load_document(config_dir() / "examples" / "incident.yaml"))
     hostile = "../../../escaped"
     engine = make_engine(sqlite_url)
     create_schema(engine)
