@@ -16,8 +16,8 @@ from channels.safe_files import ID_RULE, id_problem, inside
 from incident.adapters.db import create_schema, make_engine
 from incident.adapters.documents import load_document
 from incident.adapters.tables import AffectedPerson, ContactPoint, Person
-from incident.entrypoints import cli_preview
 from incident.domain.incident_spec import parse_incident_spec
+from incident.entrypoints import cli_preview
 from incident.entrypoints.cli import app
 from incident.settings import config_dir
 from tests.security.cli_run import breachnotice
