@@ -20,6 +20,7 @@ from incident.adapters.db import open_database
 from incident.adapters.documents import load_document
 from incident.domain.incident_spec import IncidentSpec, parse_incident_spec
 from incident.entrypoints import (
+    cli_audit,
     cli_db,
     cli_email,
     cli_evidence,
@@ -293,6 +294,7 @@ cli_public.register(app)
 cli_evidence.register(app)
 cli_email.register(app)
 cli_people.register(app)
+cli_audit.register(app)
 
 
 def main() -> None:
