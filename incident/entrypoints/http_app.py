@@ -5,6 +5,9 @@
     GET  /notices/confirm/{token}     a personal confirmation link: confirms, then thanks or
                                       redirects to the notice page; any bad token is a bare 404
     GET  /healthz                     liveness
+    GET  /readyz, /metrics            readiness, Prometheus metrics (incident.entrypoints.api_ops)
+    /api/v1/...                       the HTTP API with bearer tokens (incident.entrypoints.api_v1)
+    GET  /openapi.json                the API's OpenAPI document
 
 The Twilio routes are served when an auth token is configured (`[channels.sms] auth_token`);
 without one they do not exist. A confirmation, like any receipt, is stored through
@@ -18,11 +21,15 @@ from datetime import UTC, datetime
 from html import escape
 
 import structlog
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from sqlalchemy.engine import Engine
 
 from incident.domain.model import AttemptStatus, DeliverySource
+from incident.entrypoints.api_auth import PUBLIC, Guards
+from incident.entrypoints.api_ops import ops_router
+from incident.entrypoints.api_problems import install_problem_handlers
+from incident.entrypoints.api_v1 import api_router
 from incident.entrypoints.callbacks import Clock, Publish, auth_token_from, twilio_router
 from incident.errors import ConfigError, NotFound
 from incident.service.confirmation import key_for, secret_of
@@ -50,7 +57,11 @@ def create_app(
     secret: bytes | None = None,
 ) -> FastAPI:
     """The app; `secret` overrides the confirmation secret from settings (tests)."""
-    app = FastAPI(title="breachnotice", openapi_url=None, docs_url=None, redoc_url=None)
+    app = FastAPI(title="breachnotice", openapi_url="/openapi.json", docs_url=None, redoc_url=None)
+    guards = Guards(engine, clock)
+    install_problem_handlers(app)
+    app.include_router(api_router(engine, settings, guards))
+    app.include_router(ops_router(engine, guards))
     try:
         token = auth_token_from(settings)
     except ConfigError:
@@ -68,7 +79,7 @@ def create_app(
     link_secret = secret if secret is not None else secret_of(settings)
     redirect = settings.confirmation.redirect_url
 
-    @app.get("/healthz")
+    @app.get("/healthz", dependencies=[Depends(PUBLIC)])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 

@@ -75,16 +75,17 @@ def create_token(
         created_at=now,
         expires_at=expires,
     )
+    token_id = token.id
     with Session(engine) as session:
         session.add(token)
         audit.record(
             session,
             "token_created",
             at=now,
-            detail={"token": token.id, "name": name, "role": role.value},
+            detail={"token": token_id, "name": name, "role": role.value},
         )
         session.commit()
-    return NewToken(token.id, secret, expires)
+    return NewToken(token_id, secret, expires)
 
 
 def list_tokens(engine: Engine) -> list[ApiToken]:
