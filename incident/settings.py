@@ -10,7 +10,7 @@ import os
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
 from pydantic_settings import (
@@ -170,6 +170,16 @@ class AlertSettings(BaseModel):
     claim_lease_seconds: float = Field(default=60.0, gt=0)
 
 
+class ApprovalSettings(BaseModel):
+    """`[approval]`: nothing is sent to people until an approver who is not the reporter approves
+    the incident. `waive` lists severities sent without that second person; every waiver is
+    logged, recorded in the audit trail (`approval_waived`) and printed by the CLI."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    waive: list[Literal["low", "medium", "high", "critical"]] = Field(default_factory=list)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BREACHNOTICE_", env_nested_delimiter="__", extra="forbid"
@@ -195,6 +205,7 @@ class Settings(BaseSettings):
     minors: dict[str, int] = Field(default_factory=lambda: {"default": 18})
     directory: DirectorySettings = Field(default_factory=DirectorySettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    approval: ApprovalSettings = Field(default_factory=ApprovalSettings)
 
     @model_validator(mode="after")
     def _secret_files(self) -> Settings:

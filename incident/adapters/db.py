@@ -33,6 +33,7 @@ from sqlalchemy.sql.selectable import GenerativeSelect
 from sqlmodel import Session, SQLModel, create_engine
 
 import incident.adapters.obligation_tables  # registers its tables
+import incident.adapters.operator_tables
 import incident.adapters.tables  # noqa: F401  (registers its tables)
 from incident.adapters import bulk
 from incident.adapters.migrations.state import SchemaState, ahead_error, migrate, read_state

@@ -82,6 +82,8 @@ class Incident(SQLModel, table=True):
     controller: dict[str, str] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
     )
+    # Who raised it (the CLI's --by, the API token's name): they cannot approve it themselves.
+    reported_by: str | None = None
 
 
 class Person(SQLModel, table=True):
@@ -254,12 +256,19 @@ class ProcessedEvent(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
+    """Append-only. `seq`, `prev_hash` and `hash` are set when the row is sealed into the hash
+    chain (incident.service.audit), shortly after it is committed."""
+
     __tablename__ = "audit_event"
+    __table_args__ = (UniqueConstraint("seq", name="uq_audit_event_seq"),)
     id: int | None = Field(default=None, primary_key=True)
     incident_id: str | None = Field(default=None, index=True)
     kind: str
     detail: dict[str, Any] = _json()
     at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
+    seq: int | None = None
+    prev_hash: str | None = None
+    hash: str | None = None
 
 
 class RegulatorReport(SQLModel, table=True):

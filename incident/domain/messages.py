@@ -20,7 +20,9 @@ from incident.errors import MalformedMessage, clipped
 MAX_DELAY = timedelta(days=30)
 MAX_ID_LENGTH = 200
 MAX_VERSION = 2**31 - 1  # an INTEGER column
-INCIDENT_EVENT_TYPES = frozenset({"IncidentRaised"})
+# IncidentRaised: enrich (a draft: store who is affected, send nothing); IncidentApproved: the
+# second person approved a draft, queue its notices.
+INCIDENT_EVENT_TYPES = frozenset({"IncidentRaised", "IncidentApproved"})
 
 
 @dataclass(frozen=True, slots=True)

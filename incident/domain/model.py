@@ -32,6 +32,7 @@ class DataCategory(StrEnum):
 
 
 class IncidentStatus(StrEnum):
+    DRAFT = "draft"  # raised, awaiting a second person's approval: nothing goes to people
     RAISED = "raised"
     ENRICHED = "enriched"
     CLOSED = "closed"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import signal
@@ -17,6 +18,8 @@ import typer
 from rich.console import Console
 
 from incident.entrypoints import (
+    cli_approval,
+    cli_audit,
     cli_db,
     cli_email,
     cli_evidence,
@@ -26,6 +29,7 @@ from incident.entrypoints import (
     cli_people,
     cli_preview,
     cli_public,
+    cli_tokens,
 )
 from incident.errors import BreachNoticeError, ConfigError, DocumentError, InvalidInputs
 
@@ -62,6 +66,13 @@ def _settings(*, quiet: bool = False) -> Settings:
     return settings
 
 
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
 def read_incident_file(file: Path) -> IncidentSpec:
     """The incident in a YAML/JSON file: DocumentError or InvalidInputs, nothing else."""
     from incident.adapters.documents import load_document
@@ -74,10 +85,14 @@ def read_incident_file(file: Path) -> IncidentSpec:
 def raise_cmd(
     file: Annotated[Path, typer.Argument(help="Incident description, YAML or JSON.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print {'incident_id': ...}.")] = False,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Who reports it (default: the login name).")
+    ] = None,
 ) -> None:
-    """Validate and store an incident; the outbox relay queues it for enrichment."""
+    """Validate and store an incident as a draft: `incident approve ID --by OTHER` sends it."""
     from incident.adapters.db import open_database
-    from incident.service.intake import raise_incident
+    from incident.service.audit import seal_pending
+    from incident.service.intake import raise_incident, waiver
 
     settings = _settings()
     try:
@@ -90,38 +105,63 @@ def raise_cmd(
     for warning in cli_preview.content_warnings(spec):  # what a regime asks and the file lacks
         typer.echo(f"warning: {warning}", err=True)
     engine = open_database(settings.database_url, auto_upgrade=settings.database_auto_upgrade)
+    reporter = by or _login_name()
     incident_id = raise_incident(
-        engine, spec, topic=settings.kafka.incidents_topic, now=datetime.now(UTC)
+        engine,
+        spec,
+        topic=settings.kafka.incidents_topic,
+        now=datetime.now(UTC),
+        reporter=reporter,
+        approval=settings.approval,
     )
+    seal_pending(engine)
+    waived = waiver(settings.approval, spec.severity.value)
+    if waived:
+        typer.echo(f"approval waived: {waived}; notices go out without a second person", err=True)
+    else:
+        typer.echo(
+            f"draft reported by {reporter}: nothing is sent until another person runs "
+            f"`breachnotice incident approve {incident_id} --by NAME`",
+            err=True,
+        )
     typer.echo(json.dumps({"incident_id": incident_id}) if as_json else incident_id)
 
 
 @incident_app.command("status")
 def status_cmd(incident_id: str) -> None:
     """Counts of affected people and notices by status."""
+    from sqlmodel import Session
+
     from incident.adapters.db import open_database
+    from incident.adapters.tables import Incident
+    from incident.service.approval import approvals
     from incident.service.progress import enrichment_report, notice_counts
 
     settings = _settings()
-    from sqlmodel import Session
-
-    from incident.adapters.tables import Incident
 
     engine = open_database(settings.database_url, auto_upgrade=settings.database_auto_upgrade)
     try:
         with Session(engine) as session:
-            known = session.get(Incident, incident_id) is not None
-        if not known:
+            row = session.get(Incident, incident_id)
+            state = (row.status, row.reported_by) if row is not None else None
+        if state is None:
             typer.echo(f"incident_id: {incident_id!r} is invalid: no such incident", err=True)
             raise typer.Exit(2)
         counts = notice_counts(engine, incident_id)
         report = enrichment_report(engine, incident_id)
+        approved = approvals(engine, incident_id)
     finally:
         engine.dispose()  # every connection is back in the pool by now: none is left open
     typer.echo(
         json.dumps(
             {
                 "incident_id": incident_id,
+                "status": state[0],
+                "reported_by": state[1],
+                "approvals": [
+                    {"by": a.by, "at": a.at.isoformat(), "version": a.version, "waived": a.waived}
+                    for a in approved
+                ],
                 "affected": counts.affected,
                 "pending": counts.pending,
                 "sent": counts.sent,
@@ -292,6 +332,7 @@ def _serve(
     err.print("stopped: in-flight work finished, offsets committed")
 
 
+cli_approval.register(incident_app)
 cli_obligations.register(app)
 cli_db.register(app)
 cli_notices.register(app)
@@ -300,6 +341,8 @@ cli_public.register(app)
 cli_evidence.register(app)
 cli_email.register(app)
 cli_people.register(app)
+cli_audit.register(app)
+cli_tokens.register(app)
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ from incident.bootstrap import Runtime, start_runtime
 from incident.entrypoints.workers import run_all
 from incident.service.directory import save_people
 from incident.service.evidence import EvidencePack, export_evidence
-from incident.service.intake import load_incident_file, raise_incident
+from incident.service.intake import load_incident_file, raise_incident, waiver
 from incident.service.obligations import open_obligations
 from incident.service.progress import (
     AddresseeNotice,
@@ -36,7 +36,7 @@ from incident.service.progress import (
     unreachable_reasons,
 )
 from incident.service.sample import sample_people, seed_directory
-from incident.settings import Settings, config_dir
+from incident.settings import ApprovalSettings, Settings, config_dir
 
 console = Console(stderr=True)
 # The demo shows every channel the policy promises, each writing under ./out/<channel>.
@@ -106,10 +106,22 @@ def _raise(runtime: Runtime) -> str:
             "occurred_at": datetime.now(UTC) - timedelta(days=1),
         }
     )
+    # The demo has nobody to approve it: it waives the second person's approval by setting.
+    approval = ApprovalSettings(waive=["low", "medium", "high", "critical"])
     incident_id = raise_incident(
-        runtime.engine, spec, topic=runtime.settings.kafka.incidents_topic, now=datetime.now(UTC)
+        runtime.engine,
+        spec,
+        topic=runtime.settings.kafka.incidents_topic,
+        now=datetime.now(UTC),
+        reporter="demo",
+        approval=approval,
     )
     console.print(f"raised incident [bold]{incident_id}[/bold]: {spec.title}")
+    console.print(
+        f"[yellow]approval waived for the demo[/yellow] ({waiver(approval, spec.severity.value)}):"
+        " a deployment sends nothing until a second person runs"
+        f" `breachnotice incident approve {incident_id} --by NAME`"
+    )
     return incident_id
 
 

@@ -8,6 +8,9 @@
                                       the notice page; any bad token is a bare 404, an old
                                       one 410
     GET  /healthz                     liveness
+    GET  /readyz, /metrics            readiness, Prometheus metrics (incident.entrypoints.api_ops)
+    /api/v1/...                       the HTTP API with bearer tokens (incident.entrypoints.api_v1)
+    GET  /openapi.json                the API's OpenAPI document
 
 Every request body is capped at `[callbacks] max_body_bytes` (413 before it is read); a
 client's failed lookups on the confirmation and Twilio routes share one budget (ratelimit):
@@ -23,11 +26,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import structlog
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 
 from incident.entrypoints import health
+from incident.entrypoints.api_auth import PUBLIC, Guards
+from incident.entrypoints.api_ops import ops_router
+from incident.entrypoints.api_problems import install_problem_handlers
+from incident.entrypoints.api_v1 import api_router
 from incident.entrypoints.body_limit import BodyLimit
 from incident.entrypoints.callbacks import Clock, Publish, auth_token_from, twilio_router
 from incident.entrypoints.confirm_routes import confirm_router
@@ -48,8 +55,12 @@ def create_app(
     secret: bytes | None = None,
 ) -> FastAPI:
     """The app; `secret` overrides the confirmation secret from settings (tests)."""
-    app = FastAPI(title="breachnotice", openapi_url=None, docs_url=None, redoc_url=None)
+    app = FastAPI(title="breachnotice", openapi_url="/openapi.json", docs_url=None, redoc_url=None)
     app.add_middleware(BodyLimit, max_bytes=settings.callbacks.max_body_bytes)
+    guards = Guards(engine, clock)
+    install_problem_handlers(app)
+    app.include_router(api_router(engine, settings, guards))
+    app.include_router(ops_router(engine, guards))
     budget = FailureBudget(
         burst=settings.callbacks.failed_lookups_burst,
         per_minute=settings.callbacks.failed_lookups_per_minute,
@@ -72,7 +83,7 @@ def create_app(
         )
     link_secret = secret if secret is not None else secret_of(settings)
 
-    @app.get("/healthz")
+    @app.get("/healthz", dependencies=[Depends(PUBLIC)])
     async def healthz() -> JSONResponse:
         """200 while every supervised worker is up; 503 naming those restarting or given up."""
         states = health.snapshot()

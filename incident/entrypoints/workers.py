@@ -37,6 +37,7 @@ from incident.entrypoints.supervision import RestartPolicy
 from incident.errors import MalformedMessage, NotFound
 from incident.service import bus
 from incident.service.alerts import check_deadline_alerts
+from incident.service.audit import seal_pending
 from incident.service.dispatch import (
     BatchResult,
     ChannelLimits,
@@ -70,7 +71,9 @@ def run_relay(rt: Runtime, stop: StopFlag, *, interval: float = 0.2) -> None:
     try:
         while not stop.is_set():
             with structlog.contextvars.bound_contextvars(stage="relay"):
-                if relay_outbox(rt.engine, producer, now=utcnow()) == 0:
+                published = relay_outbox(rt.engine, producer, now=utcnow())
+                sealed = seal_pending(rt.engine)  # the audit rows committed meanwhile
+                if published == 0 and sealed == 0:
                     stop.wait(interval)
     finally:
         producer.close()

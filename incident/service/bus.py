@@ -24,7 +24,7 @@ from incident.domain.events import (
     NoticesSettled,
     ReceiptReceived,
 )
-from incident.domain.model import NoticeStatus
+from incident.domain.model import IncidentStatus, NoticeStatus
 from incident.service.obligations import recompute_obligations
 from incident.service.obligations_met import mark_met_obligations
 from incident.service.report_filing import prepare_reports
@@ -75,9 +75,17 @@ def settle_incident_when_done(session: Session, event: Event, now: datetime) -> 
     return [] if pending is not None else [IncidentSettled(event.incident_id)]
 
 
+def _draft(session: Session, incident_id: str) -> bool:
+    """Not approved yet: its obligations are known, but nothing is published or prepared."""
+    incident = session.get(Incident, incident_id)
+    return incident is not None and incident.status == IncidentStatus.DRAFT.value
+
+
 def decide_public_notice(session: Session, event: Event, now: datetime) -> list[Event]:
     """Obligations just recomputed: a substitute or public-notice decision creates the
     incident's public notice (once), with its grounds in an AuditEvent."""
+    if _draft(session, event.incident_id):
+        return []
     ensure_public_notice(session, event.incident_id, now=now)
     return []
 
@@ -95,6 +103,8 @@ def public_notice_when_unreachable(session: Session, event: Event, now: datetime
 
 def prepare_regulator_reports(session: Session, event: Event, now: datetime) -> list[Event]:
     """One authority notice and report version per open authority obligation."""
+    if _draft(session, event.incident_id):
+        return []
     prepare_reports(session, event.incident_id, now=now)
     return []
 

@@ -40,7 +40,7 @@ import structlog
 from sqlalchemy import Column, MetaData, String, Table, Text, bindparam, text, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from channels.base import ContactCheck
 from incident.adapters import bulk
@@ -268,6 +268,8 @@ def _write_chunk(
     for row in rows.values():
         level = str(row["risk"])
         report.risk[level] = report.risk.get(level, 0) + 1
+    if incident.status == IncidentStatus.DRAFT.value:
+        return  # not approved: its approval publishes the jobs of the notices stored now
     report.queued += ctx.publisher.publish_all(
         ctx.notices_topic, [(d.person_id, _job(incident, d.person_id)) for d in told]
     )
@@ -517,6 +519,35 @@ def queue_pending(engine: Engine, incident: Incident, publisher: Publisher, topi
     return queued
 
 
+def queue_approved(
+    engine: Engine, incident: Incident, event_id: str, ctx: EnrichContext
+) -> EnrichmentResult | None:
+    """A draft was approved: publish the jobs of its pending notices (stored by its enrichment).
+    None when the draft was never enriched: the caller enriches it now, publishing as it goes."""
+    if incident.status == IncidentStatus.DRAFT.value:  # an approval event without an approval
+        log.warning("incident_not_approved", incident_id=incident.id)
+        return EnrichmentResult(incident.id, 0, 0, already_processed=True)
+    raised = f"{incident.id}:v{incident.notice_version}"
+    with Session(engine) as session:
+        if session.get(ProcessedEvent, (CONSUMER, raised)) is None:
+            return None
+    queued = queue_pending(engine, incident, ctx.publisher, ctx.notices_topic)
+    with Session(engine) as session:
+        stored = session.get(Incident, incident.id)
+        assert stored is not None
+        stored.status = IncidentStatus.ENRICHED.value
+        session.add(stored)
+        session.add(ProcessedEvent(consumer=CONSUMER, event_id=event_id, processed_at=ctx.now))
+        affected = session.exec(
+            select(func.count())
+            .select_from(AffectedPerson)
+            .where(AffectedPerson.incident_id == incident.id)
+        ).one()
+        session.commit()
+    log.info("approved_notices_queued", queued=queued)
+    return EnrichmentResult(incident.id, int(affected), queued)
+
+
 def enrich_incident(
     engine: Engine, event: Mapping[str, Any], ctx: EnrichContext
 ) -> EnrichmentResult:
@@ -527,6 +558,10 @@ def enrich_incident(
         incident = session.get(Incident, incident_id)
         if incident is None:
             raise NotFound("incident", incident_id)
+    if event.get("type") == "IncidentApproved":
+        queued = queue_approved(engine, incident, event_id, ctx)
+        if queued is not None:
+            return queued
     report = _Report()
     directory_problems: dict[str, str] = {}
     if ctx.directory is not None:
@@ -552,7 +587,8 @@ def enrich_incident(
     with Session(engine) as session:
         stored = session.get(Incident, incident_id)
         assert stored is not None
-        stored.status = IncidentStatus.ENRICHED.value
+        if stored.status != IncidentStatus.DRAFT.value:  # a draft stays one until approved
+            stored.status = IncidentStatus.ENRICHED.value
         session.add(stored)
         session.add(ProcessedEvent(consumer=CONSUMER, event_id=event_id, processed_at=ctx.now))
         session.add(

@@ -11,7 +11,9 @@
                        the channels' manifests, with their sha256 (files.csv)
     summary.pdf        counts per jurisdiction x channel x status, the timeline against each
                        deadline
-    manifest.json      the sha256 of every file above
+    manifest.json      the sha256 of every file above, and the audit chain's head (seq and
+                       hash, incident.service.audit) when the pack was made: `breachnotice
+                       audit verify --head HASH` later proves no audit row up to it changed
 
 The pack is evidence of process, not a copy of the directory: it NEVER holds contact details.
 Addressees appear by id only (person id, "public", authority id); free text that came back from
@@ -49,6 +51,7 @@ from incident.adapters.tables import (
 )
 from incident.errors import InvalidInput, NotFound
 from incident.log import _scrub as scrub_contacts
+from incident.service.audit import chain_head, seal_pending
 from incident.service.obligations_met import PUBLIC_RECIPIENTS
 
 NOTICE_COLUMNS = (
@@ -137,7 +140,13 @@ def export_evidence(
         for p in sorted(out.rglob("*"))
         if p.is_file() and p != out / "manifest.json"
     }
-    manifest = {"incident": incident_id, "files": files}
+    seal_pending(engine)
+    head = chain_head(engine)
+    manifest = {
+        "incident": incident_id,
+        "files": files,
+        "audit_chain": {"seq": head.seq, "head": head.hash},
+    }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return EvidencePack(out, files, counts)
 

@@ -37,6 +37,7 @@ from incident.domain.model import (
     RETURNED,
     AddresseeKind,
     AttemptStatus,
+    IncidentStatus,
     NoticeJob,
     NoticeStatus,
     idempotency_key,
@@ -87,6 +88,8 @@ def plan_batch(
             plan.unknown += [NoticeJob(incident_id, i, version, kind) for i in sorted(ids)]
         elif incident.notice_version != version:
             plan.skipped += len(ids)  # superseded version: nothing to send
+        elif incident.status == IncidentStatus.DRAFT:
+            plan.skipped += len(ids)  # not approved: its approval queues these jobs again
         elif kind == AddresseeKind.PERSON:
             steps = routing.plan_for(incident.severity) if routing is not None else None
             if steps is None:

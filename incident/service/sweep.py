@@ -53,7 +53,7 @@ def sweep_stale(
         notices.c.version,
     )
     current = and_(
-        incidents.c.status != IncidentStatus.RAISED.value,
+        incidents.c.status.not_in([IncidentStatus.RAISED.value, IncidentStatus.DRAFT.value]),
         incidents.c.notice_version == notices.c.version,
         func.coalesce(notices.c.updated_at, notices.c.created_at) < now - older_than,
     )

@@ -21,6 +21,7 @@ from incident.adapters.local_broker import LocalBroker
 from incident.bootstrap import Runtime, start_runtime
 from incident.domain.incident_spec import parse_incident_spec
 from incident.entrypoints.workers import run_all, wait_until
+from incident.service.approval import approve_incident
 from incident.service.directory import save_people
 from incident.service.intake import raise_incident
 from incident.service.progress import NoticeCounts, notice_counts
@@ -123,13 +124,29 @@ def seed(rt: Runtime, rows: list[dict[str, Any]]) -> None:
         session.commit()
 
 
+REPORTER, APPROVER = "riley.reporter", "avery.approver"
+
+
 def raise_for(rt: Runtime, person_ids: list[str]) -> str:
+    """Raised by one person and approved by a second, as every fan-out needs."""
+    return approved(rt, raise_draft(rt, incident_spec(person_ids)))
+
+
+def raise_draft(rt: Runtime, spec: Any) -> str:
     return raise_incident(
         rt.engine,
-        incident_spec(person_ids),
+        spec,
         topic=rt.settings.kafka.incidents_topic,
         now=datetime.now(UTC),
+        reporter=REPORTER,
+        approval=rt.settings.approval,
     )
+
+
+def approved(rt: Runtime, incident_id: str) -> str:
+    topic = rt.settings.kafka.incidents_topic
+    approve_incident(rt.engine, incident_id, by=APPROVER, topic=topic, now=datetime.now(UTC))
+    return incident_id
 
 
 @contextmanager

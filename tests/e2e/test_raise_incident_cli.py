@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from incident.adapters.db import create_schema, make_engine
-from incident.adapters.tables import Incident, Outbox
+from incident.adapters.tables import AuditEvent, Incident, Outbox
 from incident.entrypoints.cli import app
 
 GOOD = Path(__file__).parents[2] / "config" / "examples" / "incident.yaml"
@@ -29,20 +30,64 @@ def stored(url: str) -> tuple[list[Incident], list[Outbox]]:
         return list(s.exec(select(Incident))), list(s.exec(select(Outbox)))
 
 
-def test_a_valid_incident_file_is_stored_with_its_outbox_row_and_its_id_printed(
+def test_a_valid_incident_file_is_stored_as_a_draft_with_its_outbox_row_and_its_id_printed(
     db_env: str,
 ) -> None:
-    result = CliRunner().invoke(app, ["incident", "raise", str(GOOD)])
+    """The draft is queued for enrichment; nothing goes to people until a second person
+    approves (the enricher and dispatchers hold its notices)."""
+    result = CliRunner().invoke(app, ["incident", "raise", str(GOOD), "--by", "riley"])
     assert result.exit_code == 0, result.output
     incidents, outbox = stored(db_env)
-    assert [i.id for i in incidents] == [result.stdout.strip()]
-    assert [o.key for o in outbox] == [incidents[0].id]
+    assert [(i.id, i.status, i.reported_by) for i in incidents] == [
+        (result.stdout.strip(), "draft", "riley")
+    ]
+    assert [o.payload["type"] for o in outbox] == ["IncidentRaised"]  # enriched, not sent
+    assert "nothing is sent until another person runs" in result.stderr
+
+
+def test_the_reporter_cannot_approve_and_another_person_queues_the_incident(
+    db_env: str,
+) -> None:
+    runner = CliRunner()
+    incident_id = runner.invoke(app, ["incident", "raise", str(GOOD), "--by", "Riley"]).stdout
+    incident_id = incident_id.strip()
+    same = runner.invoke(app, ["incident", "approve", incident_id, "--by", " riley "])
+    assert same.exit_code == 2
+    assert "the reporter cannot approve their own incident" in same.stderr
+    assert len(stored(db_env)[1]) == 1
+    other = runner.invoke(app, ["incident", "approve", incident_id, "--by", "avery", "--json"])
+    assert other.exit_code == 0, other.output
+    approval = json.loads(other.stdout)
+    assert approval["approved_by"] == "avery" and approval["version"] == 1
+    assert len(approval["content_sha256"]) == 64
+    again = runner.invoke(app, ["incident", "approve", incident_id, "--by", "sam"])
+    assert again.exit_code == 2 and "not a draft awaiting approval" in again.stderr
+    unknown = runner.invoke(app, ["incident", "approve", "INC-NOPE", "--by", "sam"])
+    assert unknown.exit_code == 2 and "no such incident" in unknown.stderr
+    incidents, outbox = stored(db_env)
+    assert incidents[0].status == "raised"
+    assert [o.payload["type"] for o in outbox] == ["IncidentRaised", "IncidentApproved"]
     assert outbox[0].payload == {
         "type": "IncidentRaised",
         "event_id": f"{incidents[0].id}:v1",
         "incident_id": incidents[0].id,
         "notice_version": 1,
     }
+
+
+def test_a_waived_severity_is_queued_at_once_and_the_waiver_printed_and_audited(
+    db_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BREACHNOTICE_APPROVAL__WAIVE", '["high"]')
+    result = CliRunner().invoke(app, ["incident", "raise", str(GOOD)])
+    assert result.exit_code == 0, result.output
+    assert "approval waived: [approval] waive includes severity 'high'" in result.stderr
+    incidents, outbox = stored(db_env)
+    assert incidents[0].status == "raised" and len(outbox) == 1
+    engine = make_engine(db_env)
+    with Session(engine) as s:
+        kinds = [a.kind for a in s.exec(select(AuditEvent))]
+    assert "approval_waived" in kinds
 
 
 def test_an_invalid_incident_file_exits_2_naming_field_value_and_rule_and_writes_nothing(

@@ -4,7 +4,6 @@ incident completes and everybody reachable is told once."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,11 +12,12 @@ from sqlmodel import Session, select
 from incident.adapters.local_broker import LocalBroker
 from incident.adapters.tables import AffectedPerson, AuditEvent
 from incident.bootstrap import Runtime
-from incident.service.intake import raise_incident
 from tests.e2e.harness import (
+    approved,
     incident_spec,
     make_settings,
     people,
+    raise_draft,
     raise_for,
     runtime,
     seed,
@@ -39,12 +39,7 @@ MALFORMED = {
 
 
 def _raise(rt: Runtime, scope: dict[str, Any]) -> str:
-    return raise_incident(
-        rt.engine,
-        incident_spec([], scope=scope),
-        topic=rt.settings.kafka.incidents_topic,
-        now=datetime.now(UTC),
-    )
+    return approved(rt, raise_draft(rt, incident_spec([], scope=scope)))
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")

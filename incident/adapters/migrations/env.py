@@ -14,7 +14,8 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
-import incident.adapters.obligation_tables  # noqa: F401  (registers its tables for autogenerate)
+import incident.adapters.obligation_tables
+import incident.adapters.operator_tables  # noqa: F401  (registers its tables for autogenerate)
 from incident.adapters.tables import UtcDateTime
 
 
