@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi.routing import APIRoute
 
+from incident.entrypoints.api_auth import declared_roles
 from incident.entrypoints.http_app import create_app
 from tests.security.conftest import SECRET, Service
 from tests.security.test_confirmation_links import request
@@ -41,8 +42,13 @@ def api_routes(routes: list[Any]) -> list[APIRoute]:
 
 
 def guard_of(route: APIRoute, method: str) -> str | None:
+    """x-guard on the route, the table, or the operator API's role guard (a bearer token)."""
     declared = (route.openapi_extra or {}).get("x-guard")
-    return str(declared) if declared else GUARDS.get((method, route.path))
+    if declared:
+        return str(declared)
+    if isinstance(declared_roles(route), frozenset):
+        return "bearer"
+    return GUARDS.get((method, route.path))
 
 
 def test_every_state_changing_route_refuses_an_unauthenticated_request(
