@@ -20,10 +20,12 @@ import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from incident.domain.content_quality import dates_out_of_order
 from incident.errors import BreachNoticeError, ConfigError
 from incident.obligations.conditions import Condition
 from incident.obligations.engine import matches
@@ -51,10 +53,12 @@ _LINK = re.compile(
     re.IGNORECASE,
 )
 _HOST = re.compile(r"^(?:[a-z][a-z0-9+.-]*:)?//(?:[^@/?#\s]*@)?\[?([^/?#:\s\]]+)", re.IGNORECASE)
-Kind = Literal["empty", "missing", "forbidden", "fallback", "manual", "unmapped"]
+Kind = Literal[
+    "empty", "missing", "forbidden", "fallback", "manual", "unmapped", "dates"
+]  # fmt: skip
 # Problems that stop a notice: it is not sent (an empty section raises MissingSection when
 # rendered; a missing or forbidden item, ContentCheckFailed at dispatch). The other kinds
-# (fallback, manual, unmapped) are warnings: the notice can go.
+# (fallback, manual, unmapped, dates) are warnings: the notice can go.
 BLOCKING: frozenset[str] = frozenset({"empty", "missing", "forbidden"})
 
 
@@ -397,6 +401,7 @@ def check_notice_content(
     *,
     rules: Rules | None = None,
     formats: NoticeFormats | None = None,
+    raised: datetime | None = None,
 ) -> list[ContentProblem]:
     """What a notice for a reader in `jurisdiction` reading `locale` lacks or must not say.
 
@@ -404,7 +409,9 @@ def check_notice_content(
     warnings for the people who wrote the incident: `missing` (a required item is not given),
     `forbidden` (the notice would state what the jurisdiction forbids), `fallback` (a section
     is shown in English), `manual` (only a person can check it), `unmapped` (the formats file
-    does not say how the item is given)."""
+    does not say how the item is given), `dates` (the incident's instants out of order: it
+    occurs <= is discovered <= the organisation is aware <= it is raised, at `raised` or the
+    stored incident's creation)."""
     if rules is None:
         from incident.obligations.rules_loader import load_rules
 
@@ -421,6 +428,8 @@ def check_notice_content(
     for name in fmt.required:
         if fmt.renders(name) and not texts.get(name):
             add("empty", name, "required section is empty in this locale and in English")
+    for said in dates_out_of_order(incident, raised):
+        add("dates", "dates", said)
     for name in sorted(fallbacks):
         if fmt.renders(name):
             add("fallback", name, "not written in this locale: shown in English with a note")
