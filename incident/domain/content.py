@@ -20,10 +20,12 @@ import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from incident.domain.content_quality import Quality, dates_out_of_order, load_quality, placeholder
 from incident.errors import BreachNoticeError, ConfigError
 from incident.obligations.conditions import Condition
 from incident.obligations.engine import matches
@@ -51,10 +53,12 @@ _LINK = re.compile(
     re.IGNORECASE,
 )
 _HOST = re.compile(r"^(?:[a-z][a-z0-9+.-]*:)?//(?:[^@/?#\s]*@)?\[?([^/?#:\s\]]+)", re.IGNORECASE)
-Kind = Literal["empty", "missing", "forbidden", "fallback", "manual", "unmapped"]
+Kind = Literal[
+    "empty", "missing", "forbidden", "fallback", "manual", "unmapped", "dates", "placeholder"
+]  # fmt: skip
 # Problems that stop a notice: it is not sent (an empty section raises MissingSection when
 # rendered; a missing or forbidden item, ContentCheckFailed at dispatch). The other kinds
-# (fallback, manual, unmapped) are warnings: the notice can go.
+# (fallback, manual, unmapped, dates, placeholder) are warnings: the notice can go.
 BLOCKING: frozenset[str] = frozenset({"empty", "missing", "forbidden"})
 
 
@@ -397,6 +401,8 @@ def check_notice_content(
     *,
     rules: Rules | None = None,
     formats: NoticeFormats | None = None,
+    raised: datetime | None = None,
+    quality: Quality | None = None,
 ) -> list[ContentProblem]:
     """What a notice for a reader in `jurisdiction` reading `locale` lacks or must not say.
 
@@ -404,7 +410,10 @@ def check_notice_content(
     warnings for the people who wrote the incident: `missing` (a required item is not given),
     `forbidden` (the notice would state what the jurisdiction forbids), `fallback` (a section
     is shown in English), `manual` (only a person can check it), `unmapped` (the formats file
-    does not say how the item is given)."""
+    does not say how the item is given), `dates` (the incident's instants out of order: it
+    occurs <= is discovered <= the organisation is aware <= it is raised, at `raised` or the
+    stored incident's creation), `placeholder` (a section shown that is too short to inform or
+    still the sample's text: `[quality]` of the formats file, or `quality`)."""
     if rules is None:
         from incident.obligations.rules_loader import load_rules
 
@@ -421,6 +430,12 @@ def check_notice_content(
     for name in fmt.required:
         if fmt.renders(name) and not texts.get(name):
             add("empty", name, "required section is empty in this locale and in English")
+    for said in dates_out_of_order(incident, raised):
+        add("dates", "dates", said)
+    quality = quality or load_quality()
+    for name in SECTIONS:
+        if fmt.renders(name) and (why := placeholder(name, texts.get(name, ""), quality)):
+            add("placeholder", name, why)
     for name in sorted(fallbacks):
         if fmt.renders(name):
             add("fallback", name, "not written in this locale: shown in English with a note")

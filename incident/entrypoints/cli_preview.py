@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 PREVIEW_ID = "PREVIEW"
 PREVIEW_DIR = Path("out") / "preview"
+INCIDENT_WIDE = frozenset({"dates"})  # content-check kinds about the incident, not a notice
 SAMPLE_SCAN = 20_000  # affected people read to pick a sample from (the first, by id)
 
 
@@ -116,9 +117,16 @@ def content_warnings(
         places = _jurisdictions(spec)
     locales = sorted({loc for texts in (spec.description, spec.impact) for loc in texts})
     found: list[ContentProblem] = []
+    said: set[str] = set()  # what concerns the incident itself (its dates) is said once
+    now = datetime.now(UTC)
     for place in places:
         for locale in locales:
-            found += check_notice_content(spec, place, locale)
+            for p in check_notice_content(spec, place, locale, raised=now):
+                if p.kind in INCIDENT_WIDE:
+                    if p.detail in said:
+                        continue
+                    said.add(p.detail)
+                found.append(p)
     return found
 
 

@@ -23,6 +23,7 @@ from sqlmodel import Session
 from channels import REGISTRY
 from incident.bootstrap import Runtime, start_runtime
 from incident.entrypoints.workers import run_all
+from incident.rendering import Renderer
 from incident.service.directory import save_people
 from incident.service.evidence import EvidencePack, export_evidence
 from incident.service.intake import load_incident_file, raise_incident, waiver
@@ -36,7 +37,8 @@ from incident.service.progress import (
     unreachable_reasons,
 )
 from incident.service.sample import sample_people, seed_directory
-from incident.settings import ApprovalSettings, Settings, config_dir
+from incident.service.sample_incident import shift_sample
+from incident.settings import ApprovalSettings, Settings, config_dir, templates_dir
 
 console = Console(stderr=True)
 # The demo shows every channel the policy promises, each writing under ./out/<channel>.
@@ -99,13 +101,10 @@ def _seed(runtime: Runtime, people: int) -> None:
 
 def _raise(runtime: Runtime) -> str:
     spec = load_incident_file(config_dir() / "examples" / "incident.yaml")
-    # The sample incident was found two hours ago, so its deadline clocks read like a real one's.
-    spec = spec.model_copy(
-        update={
-            "aware_at": datetime.now(UTC) - timedelta(hours=2),
-            "occurred_at": datetime.now(UTC) - timedelta(days=1),
-        }
-    )
+    # The sample incident was found hours ago, so its deadline clocks read like a real one's:
+    # all its dates move together, those in its texts too.
+    wording = Renderer(templates_dir()).wording
+    spec = shift_sample(spec, aware_by=datetime.now(UTC) - timedelta(hours=2), wording=wording)
     # The demo has nobody to approve it: it waives the second person's approval by setting.
     approval = ApprovalSettings(waive=["low", "medium", "high", "critical"])
     incident_id = raise_incident(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,7 +24,9 @@ def test_demo_with_200_people_ends_with_the_notice_site_reports_and_evidence(
     tmp_path: Path,
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BREACHNOTICE_")}
-    env.update(COLUMNS="200", BREACHNOTICE_LOG_FORMAT="json")
+    # The entry point runs this checkout's code (not whatever the environment installed).
+    env.update(COLUMNS="200", BREACHNOTICE_LOG_FORMAT="json",
+               PYTHONPATH=str(Path(__file__).parents[2]))  # fmt: skip
     started = time.monotonic()
     done = subprocess.run(
         [_entry_point(), "demo", "--people", "200"],
@@ -55,3 +58,6 @@ def test_demo_with_200_people_ends_with_the_notice_site_reports_and_evidence(
     for shown in ("fallbacks taken", "left unreachable, by reason", "public notice: sent"):
         assert shown in summary, shown
     assert str(Path("out") / "evidence" / incident_id) in summary
+    page = (out / "public" / "notices" / incident_id / "en" / "index.html").read_text()
+    happened = re.search(r"It happened on or around (\d+ \w+) \d{4}", page)
+    assert happened is not None and f"On {happened.group(1)} an attacker" in page  # one date

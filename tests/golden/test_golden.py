@@ -74,7 +74,7 @@ def test_the_fixture_passes_the_content_check(jurisdiction: str, locale: str) ->
     problems = {
         (jurisdiction, p.kind, p.item)
         for p in check_notice_content(render.spec(), jurisdiction, locale)
-        if p.kind != "manual"
+        if p.kind not in ("manual", "placeholder")  # placeholder: it is the sample's text
     }
     assert problems <= KNOWN_GAPS
 
@@ -90,7 +90,8 @@ def test_the_demo_incident_passes_the_content_check_in_every_locale(locale: str)
         problems = {
             (jurisdiction, p.kind, p.item)
             for p in check_notice_content(demo, jurisdiction, locale)
-            if p.kind not in ("manual", "fallback")  # a fallback is shown, with a note
+            # a fallback is shown, with a note; the demo's sections are the sample's own text
+            if p.kind not in ("manual", "fallback", "placeholder")
         }
         assert problems <= KNOWN_GAPS
 

@@ -352,3 +352,23 @@ def test_canada_low_harm_breach_is_only_recorded(obligations: Assess) -> None:
     found = obligations(affected={"CA": 3}, severity="low")
     assert keys_of(found, "ca-pipeda-authority") == set()
     assert keys_of(found, "ca-pipeda-register")
+
+
+def test_canada_has_no_encryption_safe_harbour_for_an_assessed_real_risk(
+    obligations: Assess,
+) -> None:
+    """Encryption lowers the probability of misuse (s. 10.1(8)); a high harm stands."""
+    found = obligations(affected={"CA": 3}, severity="high", flags={"encrypted": True})
+    assert keys_of(found, "ca-pipeda-authority") and keys_of(found, "ca-pipeda-individuals")
+
+
+def test_canada_encrypted_sensitive_data_of_medium_harm_is_only_recorded(
+    obligations: Assess,
+) -> None:
+    plain = obligations(affected={"CA": 3}, severity="medium", categories=["payment"])
+    encrypted = obligations(
+        affected={"CA": 3}, severity="medium", categories=["payment"], flags={"encrypted": True}
+    )
+    assert keys_of(plain, "ca-pipeda-authority")
+    assert keys_of(encrypted, "ca-pipeda-authority") == set()
+    assert keys_of(encrypted, "ca-pipeda-register")
