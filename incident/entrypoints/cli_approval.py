@@ -13,11 +13,7 @@ from typing import Annotated
 
 import typer
 
-from incident.adapters.db import open_database
 from incident.errors import InvalidInput, NotFound
-from incident.service.approval import approve_incident
-from incident.service.audit import seal_pending
-from incident.settings import Settings
 
 
 def register(incident_app: typer.Typer) -> None:
@@ -30,6 +26,11 @@ def approve_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the approval as JSON.")] = False,
 ) -> None:
     """Approve a draft incident's content: its notices go out to people."""
+    from incident.adapters.db import open_database
+    from incident.service.approval import approve_incident
+    from incident.service.audit import seal_pending
+    from incident.settings import Settings
+
     settings = Settings()
     engine = open_database(settings.database_url, auto_upgrade=settings.database_auto_upgrade)
     try:

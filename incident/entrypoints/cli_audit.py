@@ -14,10 +14,6 @@ from typing import Annotated
 
 import typer
 
-from incident.adapters.db import open_database
-from incident.service.audit import chain_head, seal_pending, verify_chain
-from incident.settings import Settings
-
 audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
 
 
@@ -34,6 +30,10 @@ def verify_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
 ) -> None:
     """Report the first altered, inserted or deleted audit row (exit 2), or the chain's head."""
+    from incident.adapters.db import open_database
+    from incident.service.audit import chain_head, seal_pending, verify_chain
+    from incident.settings import Settings
+
     settings = Settings()
     engine = open_database(settings.database_url, auto_upgrade=settings.database_auto_upgrade)
     try:

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.engine import Engine
 
-from incident.adapters.db import open_database
 from incident.errors import InvalidInput, NotFound
-from incident.service.audit import seal_pending
-from incident.service.tokens import create_token, list_tokens, parse_role, revoke_token
-from incident.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 tokens_app = typer.Typer(help="API tokens: create, list, revoke.", no_args_is_help=True)
 
@@ -30,6 +28,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _engine() -> Engine:
+    from incident.adapters.db import open_database
+    from incident.settings import Settings
+
     settings = Settings()
     return open_database(settings.database_url, auto_upgrade=settings.database_auto_upgrade)
 
@@ -43,6 +44,9 @@ def create_command(
     ] = None,
 ) -> None:
     """Make a token and print it once: only its SHA-256 is stored."""
+    from incident.service.audit import seal_pending
+    from incident.service.tokens import create_token, parse_role
+
     engine = _engine()
     try:
         made = create_token(
@@ -64,6 +68,8 @@ def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Every token: id, name, role, created, expires, revoked, last used (no secrets)."""
+    from incident.service.tokens import list_tokens
+
     engine = _engine()
     try:
         rows = list_tokens(engine)
@@ -88,6 +94,9 @@ def list_command(
 @tokens_app.command("revoke")
 def revoke_command(ref: Annotated[str, typer.Argument(help="A token id, or a name.")]) -> None:
     """Revoke a token (by id), or every live token of a name."""
+    from incident.service.audit import seal_pending
+    from incident.service.tokens import revoke_token
+
     engine = _engine()
     try:
         revoked = revoke_token(engine, ref, now=datetime.now(UTC))
