@@ -68,6 +68,19 @@ def run_until_crash(settings: Settings, failpoint: str, rows: list[dict[str, Any
     return incident_id
 
 
+def message_ids_after_crash(
+    settings: Settings, smtp: RecordingSMTPServer, failpoint: str, n: int
+) -> Counter[str]:
+    """Crash a dispatcher at `failpoint`, restart the workers until all `n` people are told,
+    and count what the SMTP server received by Message-ID."""
+    rows = people(n)
+    incident_id = run_until_crash(settings, failpoint, rows)
+    with runtime(settings) as rt, workers(rt):
+        counts = wait_settled(rt, incident_id, n, timeout=90)
+    assert counts.sent == n
+    return Counter(m["Message-ID"] for m in parsed(smtp))
+
+
 def test_a_dispatcher_killed_between_claim_and_send_leaves_no_one_unnotified(
     sqlite_url: str,
     kafka_broker: LocalBroker,
@@ -100,13 +113,8 @@ def test_a_dispatcher_killed_after_send_before_record_resends_with_the_same_mess
         claim_lease_seconds=5.0,
         record_each_message=True,
     )
-    rows = people(200)
     # Killed the moment the relay accepted the 75th message, in the middle of a batch.
-    incident_id = run_until_crash(settings, "dispatch.after_accept@75", rows)
-    with runtime(settings) as rt, workers(rt):
-        counts = wait_settled(rt, incident_id, 200, timeout=90)
-    assert counts.sent == 200
-    by_message_id = Counter(m["Message-ID"] for m in parsed(smtp_server))
+    by_message_id = message_ids_after_crash(settings, smtp_server, "dispatch.after_accept@75", 200)
     # Each message is recorded as soon as it is accepted, before its connection sends another:
     # only what was on the wire is sent again, with the same Message-ID so mail systems can
     # fold the duplicate. The bound is the channel's connections (4 here), not the batch (50).
@@ -128,12 +136,7 @@ def test_a_dispatcher_recording_each_message_killed_after_its_batch_resends_noth
         claim_lease_seconds=5.0,
         record_each_message=True,
     )
-    rows = people(120)
-    incident_id = run_until_crash(settings, "dispatch.before_record@2", rows)
-    with runtime(settings) as rt, workers(rt):
-        counts = wait_settled(rt, incident_id, 120, timeout=90)
-    assert counts.sent == 120
-    by_message_id = Counter(m["Message-ID"] for m in parsed(smtp_server))
+    by_message_id = message_ids_after_crash(settings, smtp_server, "dispatch.before_record@2", 120)
     assert len(by_message_id) == 120 and set(by_message_id.values()) == {1}
 
 
@@ -145,12 +148,7 @@ def test_a_dispatcher_recording_per_batch_killed_before_its_record_resends_at_mo
     settings = make_settings(
         postgres_url, kafka_broker, smtp_server, batch_size=50, claim_lease_seconds=5.0
     )
-    rows = people(200)
-    incident_id = run_until_crash(settings, "dispatch.before_record@2", rows)
-    with runtime(settings) as rt, workers(rt):
-        counts = wait_settled(rt, incident_id, 200, timeout=90)
-    assert counts.sent == 200
-    by_message_id = Counter(m["Message-ID"] for m in parsed(smtp_server))
+    by_message_id = message_ids_after_crash(settings, smtp_server, "dispatch.before_record@2", 200)
     # The default records a batch at its end: the crash window is one batch, resent with the
     # same Message-ID so mail systems can fold the duplicates.
     assert len(by_message_id) == 200
