@@ -18,6 +18,9 @@ from incident.domain.model import AddresseeKind, NoticeJob
 from incident.errors import MalformedMessage, clipped
 
 MAX_DELAY = timedelta(days=30)
+# Messages written before the field was named for what it holds (any addressee's id) may still
+# be on the topic after an upgrade: read them too.
+LEGACY_ADDRESSEE = "person_id"
 MAX_ID_LENGTH = 200
 MAX_VERSION = 2**31 - 1  # an INTEGER column
 # IncidentRaised: enrich (a draft: store who is affected, send nothing); IncidentApproved: the
@@ -34,16 +37,7 @@ class ParsedJob:
 
     def payload(self) -> dict[str, Any]:
         """The message again, as the dispatcher publishes it (to re-queue a job not yet due)."""
-        data: dict[str, Any] = {
-            "incident_id": self.job.incident_id,
-            "person_id": self.job.person_id,
-            "notice_version": self.job.notice_version,
-        }
-        if self.job.addressee_kind != AddresseeKind.PERSON:
-            data["addressee_kind"] = self.job.addressee_kind
-        if self.not_before is not None:
-            data["not_before"] = self.not_before.isoformat()
-        return data
+        return encode_job(self.job, not_before=self.not_before)[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +58,46 @@ class IncidentEvent:
         }
 
 
+def job_message(
+    incident_id: str,
+    addressee_id: str,
+    notice_version: int,
+    addressee_kind: str = "person",
+    *,
+    not_before: datetime | None = None,
+    reason: str | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """The one writer of the notice-job message: (Kafka key, value). Every producer (enrich,
+    the outbox, the dispatcher's re-queues, the sweep, callbacks) goes through here, so the
+    format has one definition; `parse_notice_job` is its reader. Plain arguments, no objects:
+    enrichment writes one per person."""
+    data: dict[str, Any] = {
+        "incident_id": incident_id,
+        "addressee_id": addressee_id,
+        "notice_version": notice_version,
+    }
+    if addressee_kind != "person":
+        data["addressee_kind"] = addressee_kind
+    if not_before is not None:
+        data["not_before"] = not_before.isoformat()
+    if reason is not None:
+        data["reason"] = reason
+    return addressee_id, data
+
+
+def encode_job(
+    job: NoticeJob, *, not_before: datetime | None = None, reason: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    return job_message(
+        job.incident_id,
+        job.addressee_id,
+        job.notice_version,
+        job.addressee_kind,
+        not_before=not_before,
+        reason=reason,
+    )
+
+
 def parse_notice_job(key: bytes | None, value: bytes, *, now: datetime | None = None) -> ParsedJob:
     """A notice job; `now` (default: the current time) bounds how far ahead `not_before` may be."""
     if key is not None:
@@ -77,7 +111,7 @@ def parse_notice_job(key: bytes | None, value: bytes, *, now: datetime | None = 
         )
     job = NoticeJob(
         _id(data, "incident_id"),
-        _id(data, "person_id"),
+        _id(data, "addressee_id" if "addressee_id" in data else LEGACY_ADDRESSEE),
         _version(data, "notice_version"),
         str(kind),
     )

@@ -110,10 +110,10 @@ class ChannelName(StrEnum):
 class NoticeJob:
     """What travels on the `notices` topic: ids only, never contact details or text.
 
-    `person_id` is the addressee's id: a person's id, "public", or an authority's id."""
+    `addressee_id`: a person's id, "public", or an authority's (obligation's) id."""
 
     incident_id: str
-    person_id: str
+    addressee_id: str
     notice_version: int
     addressee_kind: str = AddresseeKind.PERSON
 

@@ -14,10 +14,10 @@ import uvicorn
 
 from incident.adapters.kafka_bus import MessageProducer
 from incident.bootstrap import Runtime
+from incident.domain.messages import encode_job
 from incident.domain.model import NoticeJob
 from incident.entrypoints.http_app import create_app
 from incident.errors import ConfigError
-from incident.service.dispatch import job_payload
 
 log = structlog.get_logger()
 START_TIMEOUT = 10.0
@@ -33,7 +33,7 @@ def start_callback_server(rt: Runtime) -> Callable[[], None] | None:
     topic = rt.settings.kafka.notices_topic
 
     def publish(job: NoticeJob) -> None:
-        producer.publish_all(topic, [(job.person_id, job_payload(job))])
+        producer.publish_all(topic, [encode_job(job)])
 
     app = create_app(rt.engine, rt.settings, publish)
     config = uvicorn.Config(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from incident.domain.messages import encode_job
 from incident.domain.model import NoticeJob
-from incident.service.dispatch import job_payload
 from incident.settings import Settings
 
 
@@ -20,9 +20,7 @@ def publish_moved_on(settings: Settings, jobs: list[NoticeJob], what: str) -> st
     try:
         producer = MessageProducer(settings.kafka, settings.kafka.bootstrap_servers)
         try:
-            producer.publish_all(
-                settings.kafka.notices_topic, [(j.person_id, job_payload(j)) for j in jobs]
-            )
+            producer.publish_all(settings.kafka.notices_topic, [encode_job(j) for j in jobs])
         finally:
             producer.close()
     except Exception as exc:  # stored already: publishing only saves waiting for the sweep

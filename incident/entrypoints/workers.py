@@ -30,7 +30,7 @@ from incident.bootstrap import (
     contact_checks,
 )
 from incident.domain.events import IncidentEnriched
-from incident.domain.messages import parse_incident_event, parse_notice_job
+from incident.domain.messages import encode_job, parse_incident_event, parse_notice_job
 from incident.domain.model import NoticeJob
 from incident.entrypoints import health
 from incident.entrypoints.supervision import RestartPolicy
@@ -43,9 +43,9 @@ from incident.service.dispatch import (
     ChannelLimits,
     Dispatcher,
     Topics,
-    job_payload,
 )
 from incident.service.enrich import EnrichContext, enrich_incident
+from incident.service.job_outbox import NOTICES
 from incident.service.recovery import resume_from_database
 from incident.service.relay import relay_outbox
 from incident.service.sweep import sweep_stale
@@ -68,10 +68,11 @@ class StopFlag(Protocol):
 
 def run_relay(rt: Runtime, stop: StopFlag, *, interval: float = 0.2) -> None:
     producer = MessageProducer(rt.settings.kafka, rt.bootstrap_servers)
+    topics = {NOTICES: rt.settings.kafka.notices_topic}
     try:
         while not stop.is_set():
             with structlog.contextvars.bound_contextvars(stage="relay"):
-                published = relay_outbox(rt.engine, producer, now=utcnow())
+                published = relay_outbox(rt.engine, producer, now=utcnow(), topics=topics)
                 sealed = seal_pending(rt.engine)  # the audit rows committed meanwhile
                 if published == 0 and sealed == 0:
                     stop.wait(interval)
@@ -299,9 +300,7 @@ class DelayedJobs:
         overflow = []
         for job, due in items:
             if len(self._heap) >= self._capacity:
-                overflow.append(
-                    (job.person_id, {**job_payload(job), "not_before": due.isoformat()})
-                )
+                overflow.append(encode_job(job, not_before=due))
                 continue
             self._seq += 1
             heapq.heappush(self._heap, (due, self._seq, job))

@@ -40,6 +40,7 @@ from incident.domain.breaker import CircuitBreaker
 from incident.domain.content import ContentCheckFailed, MissingSection
 from incident.domain.escalation import Routing, read_routing
 from incident.domain.events import ChainExhausted, Event, NoticesSettled
+from incident.domain.messages import encode_job
 from incident.domain.model import AttemptStatus, NoticeJob, NoticeStatus
 from incident.domain.policy import retry_delay
 from incident.domain.rate import TokenBucket, per_process
@@ -224,14 +225,14 @@ class Dispatcher:
                     detail={
                         "topic": self._topics.notices,
                         "reason": f"{reason} {job.incident_id!r}",
-                        "person_id": job.person_id,
+                        "addressee_id": job.addressee_id,
                     },
                 )
             )
         if self._topics.dead:
             self._publisher.publish_all(
                 self._topics.dead,
-                [(job.person_id, {**job_payload(job), "reason": reason}) for job in jobs],
+                [encode_job(job, reason=reason) for job in jobs],
             )
         log.error("poison_message", reason=reason, jobs=len(jobs))
 
@@ -292,10 +293,7 @@ class Dispatcher:
         self._publisher.publish_all(
             self._topics.retry,
             [
-                (
-                    d.subject.id,
-                    {**job_payload(_job_of(d)), "not_before": (held[d.key] + lease).isoformat()},
-                )
+                encode_job(_job_of(d), not_before=held[d.key] + lease)
                 for d in deliveries
                 if d.key in held
             ],
@@ -603,7 +601,7 @@ class Dispatcher:
         if result.requeue:
             self._publisher.publish_all(
                 self._topics.notices,
-                [(j.person_id, job_payload(j)) for j in result.requeue],
+                [encode_job(j) for j in result.requeue],
             )
 
 
@@ -613,17 +611,6 @@ def _faulted(results: Sequence[Receipt | BaseException | None]) -> bool:
 
 def _job_of(d: Delivery) -> NoticeJob:
     return NoticeJob(d.incident.id, d.subject.id, d.incident.notice_version, d.addressee_kind)
-
-
-def job_payload(job: NoticeJob) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "incident_id": job.incident_id,
-        "person_id": job.person_id,
-        "notice_version": job.notice_version,
-    }
-    if job.addressee_kind != "person":
-        payload["addressee_kind"] = job.addressee_kind
-    return payload
 
 
 __all__ = ["BatchResult", "ChannelLimits", "Dispatcher", "Incident", "NoticeStatus", "Topics"]

@@ -68,6 +68,7 @@ from incident.domain.dedupe import (
 )
 from incident.domain.directory_rows import PersonRecord
 from incident.domain.jurisdiction import is_valid_jurisdiction, region_code
+from incident.domain.messages import job_message
 from incident.domain.model import DataCategory, IncidentStatus, NoticeStatus
 from incident.errors import ConfigError, NotFound
 from incident.service.directory import load_contacts, sync_scope
@@ -491,14 +492,7 @@ def _notice_row(incident: Incident, d: AudienceDecision, now: datetime) -> dict[
 
 
 def _job(incident: Incident, addressee_id: str, kind: str = "person") -> dict[str, Any]:
-    job: dict[str, Any] = {
-        "incident_id": incident.id,
-        "person_id": addressee_id,
-        "notice_version": incident.notice_version,
-    }
-    if kind != "person":
-        job["addressee_kind"] = kind
-    return job
+    return job_message(incident.id, addressee_id, incident.notice_version, kind)[1]
 
 
 def queue_pending(engine: Engine, incident: Incident, publisher: Publisher, topic: str) -> int:

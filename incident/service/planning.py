@@ -79,7 +79,7 @@ def plan_batch(
     groups: dict[tuple[str, int, str], set[str]] = {}
     for job in jobs:
         groups.setdefault((job.incident_id, job.notice_version, job.addressee_kind), set()).add(
-            job.person_id
+            job.addressee_id
         )
     plan.skipped = len(jobs) - sum(len(p) for p in groups.values())
     for (incident_id, version, kind), ids in groups.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Protocol
 
@@ -9,15 +10,24 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from incident.adapters.tables import Outbox
+from incident.errors import ConfigError
 
 
 class Publisher(Protocol):
     def publish_all(self, topic: str, items: list[tuple[str, dict[str, object]]]) -> int: ...
 
 
-def relay_outbox(engine: Engine, publisher: Publisher, *, now: datetime, limit: int = 500) -> int:
+def relay_outbox(
+    engine: Engine,
+    publisher: Publisher,
+    *,
+    now: datetime,
+    limit: int = 500,
+    topics: Mapping[str, str] | None = None,
+) -> int:
     """Publish up to `limit` unpublished rows; returns how many were published.
 
+    `topics` resolves logical topic names (`@notices`, see job_outbox) to configured ones.
     A crash after publishing but before the commit republishes those rows: consumers
     deduplicate, so the effect stays exactly once.
     """
@@ -33,9 +43,20 @@ def relay_outbox(engine: Engine, publisher: Publisher, *, now: datetime, limit: 
         for row in rows:
             by_topic.setdefault(row.topic, []).append(row)
         for topic, topic_rows in by_topic.items():
-            publisher.publish_all(topic, [(r.key, r.payload) for r in topic_rows])
+            target = _resolved(topic, topics or {})
+            publisher.publish_all(target, [(r.key, r.payload) for r in topic_rows])
         for row in rows:
             row.published_at = now
             session.add(row)
         session.commit()
         return len(rows)
+
+
+def _resolved(topic: str, topics: Mapping[str, str]) -> str:
+    if not topic.startswith("@"):
+        return topic
+    if topic not in topics:
+        raise ConfigError(
+            f"outbox topic {topic!r} has no configured topic (known: {sorted(topics)})"
+        )
+    return topics[topic]

@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from incident.adapters.tables import DeliveryAttempt, Incident, Notice
 from incident.domain.escalation import SCHEDULED
+from incident.domain.messages import job_message
 from incident.domain.model import AttemptStatus, IncidentStatus, NoticeStatus
 from incident.service.enrich import Publisher
 
@@ -93,10 +94,7 @@ def sweep_stale(
             return 0
         items = []
         for _nid, incident_id, addressee_id, kind, version in rows:
-            job = {"incident_id": incident_id, "person_id": addressee_id, "notice_version": version}
-            if kind != "person":
-                job["addressee_kind"] = kind
-            items.append((addressee_id, job))
+            items.append(job_message(incident_id, addressee_id, version, kind))
         total = publisher.publish_all(topic, items)
         session.execute(
             update(notices).where(notices.c.id == bindparam("nid")).values(updated_at=now),

@@ -178,7 +178,7 @@ async def test_a_timer_row_survives_a_restart_and_fires_when_due(engine: Engine)
 
     clock.now = T0 + 4 * H + timedelta(seconds=1)
     assert sweep(engine, clock.now) == [
-        {"incident_id": "I1", "person_id": "p1", "notice_version": 1}
+        {"incident_id": "I1", "addressee_id": "p1", "notice_version": 1}
     ]
     result = await restarted.handle([JOB])
     assert (result.sent, len(second["voice"].sent)) == (1, 1)

@@ -166,4 +166,4 @@ def test_a_returned_letter_is_published_for_the_next_channel_when_a_broker_is_co
         )
     finally:
         reader.close()
-    assert got == [{"incident_id": "I1", "person_id": "p2", "notice_version": 1}]
+    assert got == [{"incident_id": "I1", "addressee_id": "p2", "notice_version": 1}]

@@ -14,13 +14,16 @@ from hypothesis import strategies as st
 from incident.domain.messages import (
     IncidentEvent,
     ParsedJob,
+    encode_job,
+    job_message,
     parse_incident_event,
     parse_notice_job,
 )
+from incident.domain.model import NoticeJob
 from incident.errors import MalformedMessage
 
 NOW = datetime(2026, 3, 6, 12, 0, tzinfo=UTC)
-JOB = {"incident_id": "I1", "person_id": "p1", "notice_version": 1}
+JOB = {"incident_id": "I1", "addressee_id": "p1", "notice_version": 1}
 EVENT = {"type": "IncidentRaised", "event_id": "I1:v1", "incident_id": "I1", "notice_version": 1}
 FUZZ = settings(max_examples=200, deadline=500, suppress_health_check=[HealthCheck.too_slow])
 
@@ -36,6 +39,22 @@ def test_a_well_formed_retry_job_parses_with_its_due_time() -> None:
     assert parsed.job.incident_id == "I1" and parsed.job.notice_version == 1
     assert parsed.not_before == datetime(2026, 3, 6, 13, 0, tzinfo=UTC)
     assert parsed.payload() == value
+
+
+def test_every_job_the_codec_writes_parses_back_to_the_same_job() -> None:
+    due = datetime(2026, 3, 6, 13, 0, tzinfo=UTC)
+    for job in (NoticeJob("I1", "p1", 2), NoticeJob("I1", "public", 1, "public")):
+        key, value = encode_job(job, not_before=due)
+        assert key == job.addressee_id
+        parsed = parse_notice_job(key.encode(), encode(value), now=NOW)
+        assert parsed.job == job and parsed.not_before == due
+    assert job_message("I1", "p1", 1)[1] == JOB
+
+
+def test_a_message_written_before_the_rename_still_parses() -> None:
+    """Messages on the topic from before `person_id` became `addressee_id` are read too."""
+    legacy = {"incident_id": "I1", "person_id": "p1", "notice_version": 1}
+    assert parse_notice_job(None, encode(legacy), now=NOW).job == NoticeJob("I1", "p1", 1)
 
 
 def test_a_first_job_has_no_due_time() -> None:
@@ -59,11 +78,11 @@ def test_an_incident_event_parses() -> None:
         (b'{"a": NaN}', "not JSON"),
         (encode(["I1", "p1"]), "not an object"),
         (encode("I1"), "not an object"),
-        (encode({"person_id": "p1"}), "missing field 'incident_id'"),
+        (encode({"addressee_id": "p1"}), "missing field 'incident_id'"),
         (encode({**JOB, "incident_id": 7}), "incident_id 7 is not a string"),
-        (encode({**JOB, "person_id": ["p1"]}), "is not a string"),
-        (encode({**JOB, "person_id": "  "}), "person_id is empty"),
-        (encode({**JOB, "person_id": "p\n1"}), "is not an id"),
+        (encode({**JOB, "addressee_id": ["p1"]}), "is not a string"),
+        (encode({**JOB, "addressee_id": "  "}), "addressee_id is empty"),
+        (encode({**JOB, "addressee_id": "p\n1"}), "is not an id"),
         (encode({**JOB, "notice_version": "one"}), "not a positive whole number"),
         (encode({**JOB, "notice_version": 0}), "not a positive whole number"),
         (encode({**JOB, "notice_version": True}), "not a positive whole number"),
@@ -164,7 +183,7 @@ def test_any_json_value_parses_or_is_malformed(value: Any) -> None:
 def test_a_mutated_job_parses_to_a_valid_job_or_is_malformed(value: dict[str, Any]) -> None:
     parsed = only_malformed(parse_notice_job, b"p1", encode(value))
     if isinstance(parsed, ParsedJob):
-        assert parsed.job.incident_id.strip() and parsed.job.person_id.strip()
+        assert parsed.job.incident_id.strip() and parsed.job.addressee_id.strip()
         assert parsed.job.notice_version > 0
         due = parsed.not_before
         assert due is None or (
