@@ -1,7 +1,7 @@
 """The HTTP listener `serve` runs when `[callbacks] port` is set: the ASGI app of
 incident.entrypoints.http_app (Twilio callbacks, confirmation links) under uvicorn, in a thread
-of its own. A returned delivery's job is published so the person moves on to their next
-channel."""
+of its own. A returned delivery's job is queued through the outbox with its receipt, so the person
+moves on to their next channel."""
 
 from __future__ import annotations
 
@@ -12,10 +12,7 @@ from collections.abc import Callable
 import structlog
 import uvicorn
 
-from incident.adapters.kafka_bus import MessageProducer
 from incident.bootstrap import Runtime
-from incident.domain.messages import encode_job
-from incident.domain.model import NoticeJob
 from incident.entrypoints.http_app import create_app
 from incident.errors import ConfigError
 
@@ -29,13 +26,7 @@ def start_callback_server(rt: Runtime) -> Callable[[], None] | None:
     cfg = rt.settings.callbacks
     if cfg.port is None:
         return None
-    producer = MessageProducer(rt.settings.kafka, rt.bootstrap_servers)
-    topic = rt.settings.kafka.notices_topic
-
-    def publish(job: NoticeJob) -> None:
-        producer.publish_all(topic, [encode_job(job)])
-
-    app = create_app(rt.engine, rt.settings, publish)
+    app = create_app(rt.engine, rt.settings)
     config = uvicorn.Config(
         app, host=cfg.host, port=cfg.port, log_level="warning", access_log=False, lifespan="off"
     )
@@ -48,13 +39,11 @@ def start_callback_server(rt: Runtime) -> Callable[[], None] | None:
     if not server.started:
         server.should_exit = True
         thread.join(START_TIMEOUT)
-        producer.close()
         raise ConfigError("settings", "callbacks.port", str(cfg.port), "could not listen there")
     log.info("callbacks_listening", host=cfg.host, port=cfg.port)
 
     def stop() -> None:
         server.should_exit = True
         thread.join(START_TIMEOUT)
-        producer.close()
 
     return stop

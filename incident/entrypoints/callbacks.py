@@ -17,8 +17,9 @@ CallStatus, or the keypress of the voice channel's `<Gather>`:
     anything else (queued, sent, ringing, ...)   -> nothing to record: 200
 
 The delivery is found by the notice's key in the query (`?key=`, set by the channel), else by
-the message or call SID. When a receipt moves the person on, the job is handed to `publish`
-(the notices topic). Each answer is TwiML: an empty `<Response/>` ends a call after a keypress.
+the message or call SID. When a receipt moves the person on, its job is queued through the
+outbox with the receipt (incident.service.receipts); `publish`, when given, observes it.
+Each answer is TwiML: an empty `<Response/>` ends a call after a keypress.
 
 An inbound message (a reply to a notice) that says yes ("1", "YES", "OK", "JA", "OUI", "SÍ",
 "SIM", "是", "はい"...) confirms the latest sms notice sent to that number: the sender's number
@@ -141,9 +142,10 @@ def _latest_sms_to(session: Session, number: str) -> str | None:
     ).first()
 
 
-async def publish_requeue(publish: Publish, outcome: ReceiptOutcome) -> None:
-    """Hand a moved-on person's job to the queue (a blocking producer runs in a thread)."""
-    if outcome.requeue is None:
+async def publish_requeue(publish: Publish | None, outcome: ReceiptOutcome) -> None:
+    """Tell the observer (if any) of a moved-on person's job; the job itself is already in the
+    outbox. A blocking observer runs in a thread."""
+    if publish is None or outcome.requeue is None:
         return
     published = await asyncio.to_thread(publish, outcome.requeue)
     if inspect.isawaitable(published):
@@ -158,7 +160,7 @@ def twilio_router(
     *,
     engine: Engine,
     auth_token: str,
-    publish: Publish,
+    publish: Publish | None = None,
     public_url: str | None = None,
     clock: Clock = lambda: datetime.now(UTC),
     max_form_fields: int = 200,

@@ -194,7 +194,8 @@ def set_item(incident_id: str, item: str, text: str) -> None:
     """Give a report item the incident record lacks (root cause, reasons for delay...)."""
     from sqlmodel import select
 
-    from incident.adapters.tables import RegulatorReport, ReportItem
+    from incident.adapters.tables import Notice, RegulatorReport, ReportItem
+    from incident.service.job_outbox import enqueue_notices
     from incident.service.report_filing import refresh_report, report_items
 
     now = datetime.now(UTC)
@@ -223,5 +224,8 @@ def set_item(incident_id: str, item: str, text: str) -> None:
             refresh_report(session, report, now=now)
             if report.status == "ready":
                 unblocked.append(report.name)
+                notice = session.get(Notice, report.notice_id) if report.notice_id else None
+                if notice is not None:  # queued with the item: the relay files it at once
+                    enqueue_notices(session, [notice])
         session.commit()
     out.print(f"{escape(item)} recorded; unblocked: {', '.join(unblocked) or 'none'}")

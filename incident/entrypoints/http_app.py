@@ -18,7 +18,8 @@ past `failed_lookups_burst`, then `failed_lookups_per_minute`, it is answered 42
 
 The Twilio routes are served when an auth token is configured (`[channels.sms] auth_token`);
 without one they do not exist. A confirmation, like any receipt, is stored through
-incident.service.receipts; a returned delivery's job is handed to `publish`.
+incident.service.receipts; a returned delivery's job goes to the outbox with it (`publish`,
+when given, observes it).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ log = structlog.get_logger()
 def create_app(
     engine: Engine,
     settings: Settings,
-    publish: Publish,
+    publish: Publish | None = None,
     *,
     clock: Clock = lambda: datetime.now(UTC),
     secret: bytes | None = None,

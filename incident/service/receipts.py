@@ -29,6 +29,7 @@ from incident.domain.events import ConfirmationReceived, Event, ReceiptReceived
 from incident.domain.model import RETURNED, AttemptStatus, NoticeJob, NoticeStatus
 from incident.errors import InvalidInput, NotFound, Unverified
 from incident.service import bus
+from incident.service.job_outbox import enqueue_jobs
 
 log = structlog.get_logger()
 
@@ -103,7 +104,8 @@ def apply_receipt(
     verify: Verify | None = None,
     once: bool = False,
 ) -> ReceiptOutcome:
-    """Store the transition and act on it; the caller publishes `requeue` when set. With
+    """Store the transition and act on it; `requeue` (the person moves on) is queued through
+    the outbox in the same transaction, so it leaves within the relay's poll interval. With
     `verify`, a delivery that does not verify raises its Unverified and nothing is stored.
     With `once` (by key only), a receipt repeating the delivery's state stores nothing: the
     delivery is locked while it is read, so replays racing each other record it once."""
@@ -140,6 +142,8 @@ def apply_receipt(
             if status in RETURNED:
                 attempt.error = f"{status.value} ({source}): {(detail or {}).get('reason', '')}"
                 requeue = _return(session, attempt, now)
+                if requeue is not None:  # stored with the receipt: the relay publishes it
+                    enqueue_jobs(session, [requeue])
             else:
                 _advance_notice(session, attempt, _NOTICE_STATE.get(status), now)
             if status is AttemptStatus.CONFIRMED:

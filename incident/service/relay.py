@@ -56,7 +56,6 @@ def _resolved(topic: str, topics: Mapping[str, str]) -> str:
     if not topic.startswith("@"):
         return topic
     if topic not in topics:
-        raise ConfigError(
-            f"outbox topic {topic!r} has no configured topic (known: {sorted(topics)})"
-        )
+        known = ", ".join(sorted(topics)) or "none"
+        raise ConfigError("outbox", topic, "topic", f"no configured topic for it (known: {known})")
     return topics[topic]

@@ -26,6 +26,7 @@ from incident.adapters.tables import (
 )
 from incident.domain.model import AddresseeKind, NoticeStatus
 from incident.service.addressees import credit_bureaus
+from incident.service.job_outbox import enqueue_notices
 from incident.service.obligations import open_obligations
 from incident.service.report_notices import notices_told
 from incident.service.reports import (
@@ -137,6 +138,8 @@ def _prepare(
     )
     session.add(notice)
     session.flush()
+    if why is None:  # a blocked report is queued when an operator gives what it lacks
+        enqueue_notices(session, [notice])
     row = RegulatorReport(
         incident_id=incident.id,
         notice_id=notice.id,

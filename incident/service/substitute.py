@@ -23,6 +23,7 @@ from sqlmodel import Session, select
 from incident.adapters.obligation_tables import ObligationRecord
 from incident.adapters.tables import AuditEvent, Incident, Notice
 from incident.domain.model import AddresseeKind, NoticeStatus
+from incident.service.job_outbox import enqueue_notices
 from incident.service.obligations import open_obligations, recompute_obligations
 
 PUBLIC_ID = "public"
@@ -89,7 +90,7 @@ def ensure_public_notice(
     session: Session, incident_id: str, *, now: datetime, recompute: bool = False
 ) -> Notice | None:
     """Create the incident's public notice if the obligations call for one and it has none.
-    The notice is left pending: the sweep queues it (or a dispatcher already holding its job)."""
+    Its job is queued through the outbox in the same transaction (the relay publishes it)."""
     incident = session.get(Incident, incident_id)
     if incident is None or public_notice(session, incident) is not None:
         return None
@@ -115,4 +116,5 @@ def ensure_public_notice(
         )
     )
     session.flush()
+    enqueue_notices(session, [notice])
     return notice
