@@ -1,28 +1,15 @@
-"""Publishing the jobs of people a receipt moved on, from a command run outside `serve`."""
+"""What a command run outside `serve` says about the people a receipt moved on."""
 
 from __future__ import annotations
 
-from incident.domain.messages import encode_job
 from incident.domain.model import NoticeJob
 from incident.settings import Settings
 
 
 def publish_moved_on(settings: Settings, jobs: list[NoticeJob], what: str) -> str:
-    """Publish the jobs; a line saying what happened. Without a broker, or when publishing fails,
-    the notices stay pending in the database and the service's sweep republishes them."""
+    """A line saying what happened. The jobs were stored in the outbox with their receipts
+    (incident.service.receipts): the service's relay publishes them within a second."""
     if not jobs:
         return ""
-    pending = f"{len(jobs)} {what} notice(s) left pending; the service's sweep republishes them"
-    if not settings.kafka.bootstrap_servers:
-        return f"no broker configured (kafka.bootstrap_servers): {pending}"
-    from incident.adapters.kafka_bus import MessageProducer
-
-    try:
-        producer = MessageProducer(settings.kafka, settings.kafka.bootstrap_servers)
-        try:
-            producer.publish_all(settings.kafka.notices_topic, [encode_job(j) for j in jobs])
-        finally:
-            producer.close()
-    except Exception as exc:  # stored already: publishing only saves waiting for the sweep
-        return f"publishing failed ({type(exc).__name__}: {exc}): {pending}"
-    return f"{len(jobs)} person(s) moved on to their next channel"
+    where = "" if settings.kafka.bootstrap_servers else " once `serve` runs"
+    return f"{len(jobs)} {what} person(s) queued for their next channel{where}"

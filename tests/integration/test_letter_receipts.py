@@ -14,15 +14,17 @@ from typer.testing import CliRunner, Result
 
 from channels.letter import letter_id_for
 from incident.adapters.db import create_schema, make_engine
-from incident.adapters.kafka_bus import MessageConsumer, ensure_topics
+from incident.adapters.kafka_bus import MessageConsumer, MessageProducer, ensure_topics
 from incident.adapters.local_broker import LocalBroker
 from incident.adapters.tables import ContactPoint, DeliveryAttempt, Incident, Notice
 from incident.entrypoints.cli import app
 from incident.entrypoints.workers import wait_until
 from incident.service.compose import message_id_for
 from incident.service.directory import save_people
+from incident.service.job_outbox import NOTICES
 from incident.service.keyed_ids import message_key_of
 from incident.service.receipts import history
+from incident.service.relay import relay_outbox
 from incident.settings import KafkaSettings
 
 NOW = datetime(2026, 3, 6, 12, 0, tzinfo=UTC)
@@ -106,9 +108,7 @@ def test_mailed_and_returned_letters_are_stored_and_a_bad_row_exits_2(
     )
     assert result.exit_code == 2, result.output
     assert "2 of 5 rows recorded (1 mailed, 1 returned)" in result.stdout
-    assert "no broker configured" in result.stdout and "1 returned notice(s) left pending" in (
-        result.stdout
-    )
+    assert "1 returned person(s) queued for their next channel once `serve` runs" in (result.stdout)
     assert "line 4: status: 'lost' is invalid: one of mailed, returned" in result.stderr
     assert "line 5: letter_id: 'LNOSUCHLETTER0000' is invalid: no such letter" in result.stderr
     assert "line 6: date: '20/03/2026' is invalid: ISO 8601" in result.stderr
@@ -132,11 +132,11 @@ def test_a_repeated_return_file_changes_nothing_more(db: Engine, tmp_path: Path)
     assert _receipts(tmp_path, text).exit_code == 0
     again = _receipts(tmp_path, text)
     assert again.exit_code == 0, again.output
-    assert "left pending" not in again.stdout  # nobody moves on twice
+    assert "queued" not in again.stdout  # nobody moves on twice
     assert [e.status for e in history(db, _key("p2"))] == ["bounced", "bounced"]
 
 
-def test_a_returned_letter_is_published_for_the_next_channel_when_a_broker_is_configured(
+def test_a_returned_letter_is_queued_through_the_outbox_and_the_relay_publishes_it(
     sqlite_url: str, kafka_broker: LocalBroker, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.chdir(tmp_path)
@@ -154,7 +154,15 @@ def test_a_returned_letter_is_published_for_the_next_channel_when_a_broker_is_co
 
     result = _receipts(tmp_path, f"letter_id,status\n{_letter_id(_key('p2'))},returned\n")
     assert result.exit_code == 0, result.output
-    assert "1 person(s) moved on to their next channel" in result.stdout
+    assert "1 returned person(s) queued for their next channel" in result.stdout
+    engine = make_engine(sqlite_url)
+    producer = MessageProducer(kafka, kafka_broker.bootstrap_servers)
+    try:
+        relayed = relay_outbox(engine, producer, now=datetime.now(UTC), topics={NOTICES: topic})
+    finally:
+        producer.close()
+        engine.dispose()
+    assert relayed == 1
     reader = MessageConsumer(
         kafka, kafka_broker.bootstrap_servers, group_id=f"r-{tmp_path.name}", topics=[topic]
     )
