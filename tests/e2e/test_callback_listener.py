@@ -4,15 +4,18 @@ receipt, and an undelivered message's job is back on the real broker for the nex
 from __future__ import annotations
 
 import urllib.request
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from twilio.request_validator import RequestValidator
 
-from incident.adapters.kafka_bus import MessageConsumer
+from incident.adapters.kafka_bus import MessageConsumer, MessageProducer
 from incident.adapters.local_broker import LocalBroker
 from incident.entrypoints.callback_server import start_callback_server
 from incident.entrypoints.callbacks import PATH
+from incident.service.job_outbox import NOTICES
 from incident.service.receipts import history
+from incident.service.relay import relay_outbox
 from incident.settings import CallbackSettings
 from tests.e2e.harness import make_settings, runtime
 from tests.integration.test_twilio_callbacks import seed
@@ -55,6 +58,13 @@ def test_a_signed_undelivered_callback_is_stored_and_the_job_requeued(
         finally:
             stop()
         assert [e.status for e in history(rt.engine, key)] == ["undelivered"]
+        # The job was stored in the outbox with the receipt; serve's relay publishes it.
+        producer = MessageProducer(settings.kafka, rt.bootstrap_servers)
+        try:
+            topics = {NOTICES: settings.kafka.notices_topic}
+            assert relay_outbox(rt.engine, producer, now=datetime.now(UTC), topics=topics) == 1
+        finally:
+            producer.close()
         consumer = MessageConsumer(
             settings.kafka,
             rt.bootstrap_servers,
